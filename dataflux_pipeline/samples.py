@@ -20,9 +20,7 @@ class Shot:
     fade_out: int = 0
 
 
-def _shot_frame(
-    shot: Shot, i: int, size: tuple[int, int], rng_tex: np.ndarray
-) -> np.ndarray:
+def _shot_frame(shot: Shot, i: int, size: tuple[int, int], rng_tex: np.ndarray) -> np.ndarray:
     """A textured frame with a moving square, so shots have motion but no cuts inside."""
     w, h = size
     base = np.array(shot.colour, np.float32)
@@ -103,7 +101,7 @@ def click_track(bpm: float, seconds: float, sr: int = 22050, accent_every: int =
     click = np.sin(2 * np.pi * 1500 * np.arange(int(0.03 * sr)) / sr)
     click *= np.exp(-np.arange(click.size) / (0.005 * sr))
     beat = 0
-    while (start := int(round(beat * 60.0 / bpm * sr))) < y.size:
+    while (start := round(beat * 60.0 / bpm * sr)) < y.size:
         gain = 0.9 if beat % accent_every == 0 else 0.5
         end = min(y.size, start + click.size)
         y[start:end] += gain * click[: end - start]
@@ -126,7 +124,7 @@ def write_wav(path: Path, y: np.ndarray, sr: int = 22050) -> Path:
 
 def write_srt(path: Path, cues: Sequence[tuple[float, float, str]]) -> Path:
     def ts(s: float) -> str:
-        ms = int(round(s * 1000))
+        ms = round(s * 1000)
         return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
 
     body = "\n".join(
@@ -214,7 +212,9 @@ def write_demo_set(folder: Path, fixtures: Path | None = None) -> list[Path]:
     (folder / "bread_recipe.md").write_text(RECIPE_MD)
     (folder / "meeting_notes.txt").write_text(NOTES_TXT)
     (folder / "meeting_notes_copy.txt").write_text(NOTES_TXT)
-    written += [folder / n for n in ("bread_recipe.md", "meeting_notes.txt", "meeting_notes_copy.txt")]
+    written += [
+        folder / n for n in ("bread_recipe.md", "meeting_notes.txt", "meeting_notes_copy.txt")
+    ]
     written.append(write_pdf(folder / "solar_system.pdf", ASTRONOMY_PAGES))
     broken = folder / "broken_clip.mp4"
     broken.write_bytes(video.read_bytes()[: video.stat().st_size // 3])

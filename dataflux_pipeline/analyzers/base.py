@@ -33,14 +33,6 @@ class Segment(BaseModel):
     analyzer_version: str = ""
 
 
-class Relationship(BaseModel):
-    source_id: str
-    kind: str
-    target_id: str | None = None
-    target_uri: str | None = None
-    distance: float | None = None
-
-
 @dataclass
 class MediaItem:
     """One file handed to an analyzer: its bytes on disk and where derived files go."""
@@ -66,7 +58,6 @@ class MediaItem:
 class AnalysisResult:
     segments: list[Segment] = field(default_factory=list)
     features: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    relationships: list[Relationship] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     duration_s: float | None = None
     width: int | None = None
@@ -79,7 +70,6 @@ class AnalysisResult:
         self.segments.extend(other.segments)
         for table, rows in other.features.items():
             self.add_features(table, rows)
-        self.relationships.extend(other.relationships)
         self.metadata.update(other.metadata)
 
 

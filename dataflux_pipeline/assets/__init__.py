@@ -1,0 +1,1 @@
+"""Software-defined assets, one module per stage; each is thin and calls plain Python."""

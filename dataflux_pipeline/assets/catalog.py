@@ -1,0 +1,63 @@
+"""Stage 1: hash, store and type every file of a batch into the `assets` table."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import dagster as dg
+
+from dataflux_pipeline.catalog import catalog_file, merge_duplicates
+from dataflux_pipeline.partitions import batch_partitions
+from dataflux_pipeline.resources import CatalogStore
+from dataflux_pipeline.tables import FINAL_STATUSES
+
+
+def failure_table(rows: list[dict]) -> dg.MetadataValue:
+    lines = ["| file | status | reason |", "| --- | --- | --- |"]
+    lines += [
+        f"| {r['file_name']} | {r['status']} | {r['error']} |"
+        for r in rows
+        if r["status"] in FINAL_STATUSES
+    ]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+@dg.asset(
+    name="assets",
+    partitions_def=batch_partitions,
+    group_name="catalog",
+    kinds={"parquet"},
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
+)
+def catalog_assets(context: dg.AssetExecutionContext, catalog: CatalogStore):
+    """One row per distinct content in the batch: hashes, sniffed type, store copy, status."""
+    partition = context.partition_key
+    batch = catalog.ledger.read(partition)
+    registry = catalog.registry()
+    landing = catalog.landing
+    objects = catalog.store_root / "objects"
+    rows = []
+    for n, f in enumerate(batch.files, 1):
+        sidecars = {k: landing / v for k, v in f.sidecars.items()}
+        rows.append(
+            catalog_file(
+                landing / f.path, sidecars, objects, catalog.max_file_bytes, registry.media_type
+            )
+        )
+        context.log.info(f"cataloged {n}/{len(batch.files)}: {f.path} -> {rows[-1]['status']}")
+    others = catalog.tables.read("assets")
+    others = others.filter(
+        (others["partition"] != partition) & ~others["status"].is_in(list(FINAL_STATUSES))
+    )
+    rows = merge_duplicates(rows, set(others["asset_id"].to_list()))
+    written = catalog.tables.write("assets", partition, rows)
+    statuses = Counter(r["status"] for r in rows)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": written,
+            "files": len(batch.files),
+            "bytes": sum(r.get("size_bytes") or 0 for r in rows),
+            **{f"status_{k}": v for k, v in sorted(statuses.items())},
+            "failures": failure_table(rows),
+        }
+    )

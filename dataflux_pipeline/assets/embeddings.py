@@ -1,0 +1,80 @@
+"""Stage 3: embed text segments (MiniLM) and images/keyframes (CLIP, when configured)."""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+
+from dataflux_pipeline.partitions import batch_partitions
+from dataflux_pipeline.resources import CatalogStore, EmbeddingModels
+
+GPU_POOL = "gpu"
+GPU_TAGS = {
+    "dagster-k8s/config": {
+        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
+        "pod_spec_config": {
+            "node_selector": {"dataflux/pool": "gpu"},
+            "tolerations": [
+                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+            ],
+        },
+    },
+    "dataflux/accelerator": "gpu",
+}
+
+
+def _rows(segs: list[dict], vectors, embedder, space: str) -> list[dict]:
+    return [
+        {
+            "segment_id": s["segment_id"],
+            "asset_id": s["asset_id"],
+            "space": space,
+            "model": embedder.name,
+            "model_version": embedder.version,
+            "dim": embedder.dim,
+            "vector": v.tolist(),
+        }
+        for s, v in zip(segs, vectors, strict=True)
+    ]
+
+
+@dg.asset(
+    name="embeddings",
+    deps=["segments"],
+    partitions_def=batch_partitions,
+    group_name="embeddings",
+    kinds={"pytorch", "parquet"},
+    pool=GPU_POOL,
+    op_tags=GPU_TAGS,
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+)
+def embeddings(context: dg.AssetExecutionContext, catalog: CatalogStore, models: EmbeddingModels):
+    """One vector per segment and embedding space, with the model name and version."""
+    segs = catalog.tables.read("segments", context.partition_key).to_dicts()
+    rows: list[dict] = []
+    per_space: dict[str, int] = {}
+    t0 = time.perf_counter()
+    texts = [s for s in segs if s["text"]]
+    if texts:
+        text = models.text()
+        rows += _rows(texts, text.encode([s["text"] for s in texts]), text, text.space)
+        per_space[text.space] = len(texts)
+        context.log.info(f"embedded {len(texts)} text segments with {text.name} on {text.device}")
+    clip = models.clip()
+    images = [s for s in segs if s["thumbnail"]]
+    if clip is not None and images:
+        paths = [catalog.store_root / s["thumbnail"] for s in images]
+        rows += _rows(images, clip.encode_images(paths), clip, clip.space)
+        per_space[clip.space] = len(images)
+        context.log.info(f"embedded {len(images)} images/keyframes with {clip.name}")
+    elif images:
+        context.log.info(f"CLIP not configured: {len(images)} images/keyframes not embedded")
+    written = catalog.tables.write("embeddings", context.partition_key, rows)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": written,
+            **{f"vectors_{k}": v for k, v in per_space.items()},
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+    )

@@ -1,0 +1,21 @@
+"""The one Definitions object: what `dagster dev` and the webserver load."""
+
+import os
+
+import dagster as dg
+
+from dataflux_pipeline.assets import analysis, catalog, checks, embeddings, index
+from dataflux_pipeline.jobs import ingest_job
+from dataflux_pipeline.resources import resources_for
+from dataflux_pipeline.sensors.landing import landing_sensor
+from dataflux_pipeline.sensors.sweep import daily_sweep
+from dataflux_pipeline.settings import get_settings
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([catalog, analysis, embeddings, index]),
+    asset_checks=dg.load_asset_checks_from_modules([checks]),
+    jobs=[ingest_job],
+    sensors=[landing_sensor],
+    schedules=[daily_sweep],
+    resources=resources_for(get_settings(), os.environ.get("DATAFLUX_DEPLOYMENT", "local")),
+)

@@ -1,0 +1,14 @@
+"""The per-batch ingest job: every partitioned asset, catalog through index."""
+
+import dagster as dg
+
+from dataflux_pipeline.partitions import batch_partitions
+
+INGEST_SELECTION = dg.AssetSelection.groups("catalog", "analysis", "embeddings", "serving")
+
+ingest_job = dg.define_asset_job(
+    "ingest",
+    selection=INGEST_SELECTION,
+    partitions_def=batch_partitions,
+    description="Catalog, analyze, embed and index one batch of landed files.",
+)

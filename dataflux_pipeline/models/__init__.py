@@ -1,0 +1,1 @@
+"""Model loading: local folders only, loaded once per process, on CUDA when present."""

@@ -1,0 +1,103 @@
+"""Dagster resources: thin, configurable handles on the plain-Python storage and models."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import dagster as dg
+
+from dataflux_pipeline.analyzers import AnalyzerRegistry, default_registry
+from dataflux_pipeline.batches import Ledger
+from dataflux_pipeline.index import SearchIndex
+from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.tables import TableStore
+
+log = logging.getLogger(__name__)
+_CLIP_WARNED: list[bool] = []
+
+
+class CatalogStore(dg.ConfigurableResource):
+    """Where the catalog lives: landing folder, object store, tables, index, manifests."""
+
+    home: str
+    landing_dir: str | None = None
+    batch_size: int = 64
+    settle_seconds: float = 2.0
+    max_file_bytes: int = 20 * 1024**3
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            home=Path(self.home),
+            landing_dir=Path(self.landing_dir) if self.landing_dir else None,
+            batch_size=self.batch_size,
+            settle_seconds=self.settle_seconds,
+            max_file_bytes=self.max_file_bytes,
+        )
+
+    @property
+    def landing(self) -> Path:
+        return self.settings.landing
+
+    @property
+    def store_root(self) -> Path:
+        return self.settings.store
+
+    @property
+    def tables(self) -> TableStore:
+        return TableStore(self.settings.tables)
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.settings.batches)
+
+    def index(self) -> SearchIndex:
+        return SearchIndex(self.settings.lancedb)
+
+    def registry(self) -> AnalyzerRegistry:
+        return default_registry(self.settings)
+
+
+class EmbeddingModels(dg.ConfigurableResource):
+    """Text and CLIP models, loaded once per run process and shared by every step in it."""
+
+    text_model: str
+    clip_model: str | None = None
+    device: str = "auto"
+    batch_size: int = 64
+
+    def text(self):
+        from dataflux_pipeline.models.text import load_text_embedder
+
+        return load_text_embedder(self.text_model, self.device, self.batch_size)
+
+    def clip(self):
+        """The CLIP embedder, or None (with one log line) when no model folder is set."""
+        from dataflux_pipeline.models.clip import load_clip_embedder
+
+        if not self.clip_model:
+            if not _CLIP_WARNED:
+                log.info("DATAFLUX_CLIP_MODEL is not set: image/keyframe embeddings are skipped")
+                _CLIP_WARNED.append(True)
+            return None
+        return load_clip_embedder(self.clip_model, self.device, max(1, self.batch_size // 2))
+
+
+def resources_for(settings: Settings, deployment: str = "local") -> dict[str, object]:
+    """The one place that picks resources per deployment."""
+    catalog = CatalogStore(
+        home=str(settings.home),
+        landing_dir=str(settings.landing_dir) if settings.landing_dir else None,
+        batch_size=settings.batch_size,
+        settle_seconds=settings.settle_seconds,
+        max_file_bytes=settings.max_file_bytes,
+    )
+    models = EmbeddingModels(
+        text_model=settings.text_model,
+        clip_model=settings.clip_model,
+        device=settings.device,
+        batch_size=settings.embed_batch_size,
+    )
+    by_deployment = {"local": {"catalog": catalog, "models": models}}
+    return by_deployment[deployment]

@@ -1,0 +1,1 @@
+"""File-arrival sensor and the daily sweep that catches whatever it missed."""

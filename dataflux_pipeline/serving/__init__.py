@@ -1,0 +1,1 @@
+"""HTTP search over the catalog: reads Parquet and LanceDB, never writes them."""
