@@ -1,7 +1,5 @@
 """Stage 2: run the analyzers over a batch; segments and per-kind feature tables."""
 
-from __future__ import annotations
-
 import json
 import time
 import traceback

@@ -1,7 +1,5 @@
 """Stage 1: hash, store and type every file of a batch into the `assets` table."""
 
-from __future__ import annotations
-
 from collections import Counter
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """Table guards: keys present and unique, vectors the right size, index in step with Parquet."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 

@@ -1,7 +1,5 @@
 """Stage 3: embed text segments (MiniLM) and images/keyframes (CLIP, when configured)."""
 
-from __future__ import annotations
-
 import time
 
 import dagster as dg

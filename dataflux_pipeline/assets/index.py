@@ -1,7 +1,5 @@
 """Stage 4: the batch's vectors into the LanceDB index, and the relationships table."""
 
-from __future__ import annotations
-
 import json
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """Watch the landing folder: stable new files become a batch, a partition and one run."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from dataflux_pipeline.batches import Batch, decode_pending, encode_pending, plan_batches

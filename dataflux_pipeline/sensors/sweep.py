@@ -1,7 +1,5 @@
 """Daily safety net: files nobody batched, and batches whose index step never succeeded."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from dataflux_pipeline.batches import plan_batches
