@@ -8,6 +8,7 @@ from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore, EmbeddingModels
 
 GPU_POOL = "gpu"
+CONTAINER_KINDS = ("page",)  # their text is already in their chunks; embedding it twice adds noise
 GPU_TAGS = {
     "dagster-k8s/config": {
         "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
@@ -53,7 +54,7 @@ def embeddings(context: dg.AssetExecutionContext, catalog: CatalogStore, models:
     rows: list[dict] = []
     per_space: dict[str, int] = {}
     t0 = time.perf_counter()
-    texts = [s for s in segs if s["text"]]
+    texts = [s for s in segs if s["text"] and s["kind"] not in CONTAINER_KINDS]
     if texts:
         text = models.text()
         rows += _rows(texts, text.encode([s["text"] for s in texts]), text, text.space)

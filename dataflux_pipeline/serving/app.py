@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import polars as pl
@@ -35,10 +37,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     searcher = Searcher(settings)
     tables = TableStore(settings.tables)
     thumbnails = (settings.store / "thumbnails").resolve()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        searcher.query_vectors("warm-up")  # load the models before the first request
+        yield
+
     app = FastAPI(
         title="DataFlux search",
         version=__version__,
         description="Search a media catalog built by the DataFlux pipeline.",
+        lifespan=lifespan,
     )
 
     @app.post("/search", response_model=SearchResponse)
