@@ -1,0 +1,153 @@
+"""Audio analyzer: decoding, segmentation, feature rows, and tempo/key against ground truth."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from dataflux_pipeline.analyzers import audio as audio_module
+from dataflux_pipeline.analyzers.audio import AudioAnalyzer, has_audio
+from dataflux_pipeline.analyzers.base import AnalysisError, MediaItem
+from dataflux_pipeline.analyzers.tempo import estimate_key, estimate_tempo
+from dataflux_pipeline.samples import Shot, click_track, tone, write_video, write_wav
+from dataflux_pipeline.schemas import FEATURES_AUDIO
+from dataflux_pipeline.settings import Settings
+
+SR = 22050
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+TRUMPET = FIXTURES / "audio" / "sorohanro_-_solo-trumpet-06.ogg"
+
+
+def item_for(path: Path, tmp_path: Path, mime: str = "audio/wav") -> MediaItem:
+    return MediaItem(path=path, asset_id="a1b2c3", mime_type=mime, store_root=tmp_path / "store")
+
+
+def run(path: Path, tmp_path: Path, mime: str = "audio/wav"):
+    analyzer = AudioAnalyzer(Settings(audio_sample_rate=SR, audio_window_s=10.0))
+    return analyzer.run(item_for(path, tmp_path, mime))
+
+
+def rows_by_segment(result) -> dict[str, dict]:
+    return {row["segment_id"]: row for row in result.features["features_audio"]}
+
+
+def chords(progression: list[tuple[int, ...]], seconds_each: float = 1.5) -> np.ndarray:
+    """Decaying sine triads (MIDI note numbers), a few with octave doublings."""
+    t = np.arange(int(seconds_each * SR)) / SR
+    parts = []
+    for notes in progression:
+        y = sum(np.sin(2 * np.pi * 440 * 2 ** ((n - 69) / 12) * t) for n in notes)
+        parts.append(0.2 * y * np.exp(-1.5 * t))
+    return np.concatenate(parts * 3).astype(np.float32)
+
+
+@pytest.mark.parametrize("bpm", [60, 90, 100, 120, 128, 140, 174])
+def test_click_track_tempo(bpm):
+    assert estimate_tempo(click_track(bpm, 12.0), SR) == pytest.approx(bpm, rel=0.02)
+
+
+def test_trumpet_loop_is_90_bpm_in_f(tmp_path):
+    if not TRUMPET.exists():
+        pytest.skip(f"fixture missing: {TRUMPET}")
+    result = run(TRUMPET, tmp_path, "audio/ogg")
+    track = rows_by_segment(result)["a1b2c3:track:0"]
+    assert track["tempo_bpm"] == pytest.approx(90, rel=0.02)
+    assert track["key"] == "F"
+    assert result.metadata == {"sample_rate": 22050, "channels": 1, "codec": "vorbis"}
+
+
+def test_tone_centroid_and_loudness(tmp_path):
+    path = write_wav(tmp_path / "a440.wav", tone(440.0, 6.0, amplitude=0.5))
+    row = rows_by_segment(run(path, tmp_path))["a1b2c3:track:0"]
+    assert row["spectral_centroid_hz"] == pytest.approx(440, rel=0.05)
+    assert row["loudness_db"] == pytest.approx(20 * math.log10(0.5 / math.sqrt(2)), abs=0.1)
+    assert row["peak_db"] == pytest.approx(20 * math.log10(0.5), abs=0.1)
+    assert row["zero_crossing_rate"] == pytest.approx(2 * 440 / SR, rel=0.02)
+    assert row["tempo_bpm"] is None
+    assert len(row["mfcc_mean"]) == 13
+
+
+def test_stereo_is_averaged_not_summed(tmp_path):
+    y = tone(440.0, 3.0, amplitude=0.5)
+    path = write_wav(tmp_path / "stereo.wav", np.stack([y, y], axis=1))
+    result = run(path, tmp_path)
+    row = rows_by_segment(result)["a1b2c3:track:0"]
+    assert result.metadata["channels"] == 2
+    assert row["loudness_db"] == pytest.approx(20 * math.log10(0.5 / math.sqrt(2)), abs=0.1)
+    assert row["peak_db"] == pytest.approx(20 * math.log10(0.5), abs=0.1)
+
+
+def test_windows_rows_and_schema(tmp_path):
+    path = write_wav(tmp_path / "metronome.wav", click_track(120, 25.0))
+    result = run(path, tmp_path)
+    track, *windows = result.segments
+    assert (track.kind, track.index, track.start_s, track.end_s) == ("track", 0, 0.0, 25.0)
+    assert [(w.start_s, w.end_s) for w in windows] == [(0.0, 10.0), (10.0, 20.0), (20.0, 25.0)]
+    assert all(w.kind == "window" and w.parent_id == track.segment_id for w in windows)
+    assert [w.index for w in windows] == [0, 1, 2]
+    assert result.duration_s == pytest.approx(25.0)
+    rows = result.features["features_audio"]
+    assert len(rows) == 4
+    assert all(set(row) == set(FEATURES_AUDIO.names) for row in rows)
+    pa.Table.from_pylist(rows, schema=FEATURES_AUDIO)
+    by_id = rows_by_segment(result)
+    assert [by_id[w.segment_id]["duration_s"] for w in windows] == pytest.approx([10, 10, 5])
+    for row in rows:
+        assert row["tempo_bpm"] == pytest.approx(120, rel=0.02)
+        assert (row["analyzer"], row["analyzer_version"]) == ("audio", "1.0.0")
+
+
+def test_decodes_each_file_once(tmp_path, monkeypatch):
+    path = write_wav(tmp_path / "tone.wav", tone(220.0, 2.0))
+    calls = []
+    real = audio_module.decode_audio
+    monkeypatch.setattr(audio_module, "decode_audio", lambda *a: calls.append(a) or real(*a))
+    run(path, tmp_path)
+    assert len(calls) == 1
+
+
+def test_audio_track_of_mp4(tmp_path):
+    video = tmp_path / "clip.mp4"
+    write_video(video, [Shot(50, (200, 40, 40)), Shot(50, (40, 40, 200))], size=(64, 48))
+    assert has_audio(video)
+    result = run(video, tmp_path, "video/mp4")
+    row = rows_by_segment(result)["a1b2c3:track:0"]
+    assert result.duration_s == pytest.approx(4.0, abs=0.1)
+    assert result.metadata["codec"] == "aac"
+    assert row["spectral_centroid_hz"] == pytest.approx(440, rel=0.05)
+    assert row["loudness_db"] == pytest.approx(20 * math.log10(0.3 / math.sqrt(2)), abs=0.5)
+
+
+def test_video_without_audio(tmp_path):
+    video = tmp_path / "silent.mp4"
+    write_video(video, [Shot(10, (0, 0, 0))], size=(32, 32), audio_hz=None)
+    assert not has_audio(video)
+    with pytest.raises(AnalysisError, match="no audio stream"):
+        run(video, tmp_path, "video/mp4")
+
+
+@pytest.mark.parametrize("content", [b"", b"RIFF not really a wave file" * 40])
+def test_unreadable_files_raise(tmp_path, content):
+    path = tmp_path / "broken.wav"
+    path.write_bytes(content)
+    assert not has_audio(path)
+    with pytest.raises(AnalysisError, match="could not decode audio"):
+        run(path, tmp_path)
+
+
+def test_silence_has_no_tempo_or_key(tmp_path):
+    path = write_wav(tmp_path / "silence.wav", np.zeros(5 * SR, np.float32))
+    row = rows_by_segment(run(path, tmp_path))["a1b2c3:track:0"]
+    assert (row["tempo_bpm"], row["key"], row["mode"]) == (None, None, None)
+    assert row["loudness_db"] == audio_module.FLOOR_DB
+
+
+def test_key_of_chord_progressions():
+    c_major = [(60, 64, 67), (65, 69, 72), (67, 71, 74), (60, 64, 67, 72)]
+    a_minor = [(57, 60, 64), (62, 65, 69), (64, 68, 71), (57, 60, 64, 69)]
+    assert estimate_key(chords(c_major), SR) == ("C", "major")
+    assert estimate_key(chords(a_minor), SR) == ("A", "minor")

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from dataflux_pipeline.analyzers import MediaItem, analyze_file, registry
+from dataflux_pipeline.assets.analysis import analysis
+from dataflux_pipeline.assets.catalog import catalog_assets
+from dataflux_pipeline.assets.embeddings import embeddings
+from dataflux_pipeline.assets.index import search_index
+from dataflux_pipeline.batches import Ledger, plan_batches
+from dataflux_pipeline.index import SearchIndex
+from dataflux_pipeline.resources import resources_for
+from dataflux_pipeline.samples import Shot, write_image, write_video
+from dataflux_pipeline.tables import TableStore
+
+
+def test_entry_point_plugins_join_the_registry(settings, monkeypatch, tmp_path: Path) -> None:
+    ep = EntryPoint("csv", "tests.plugin_example:CsvAnalyzer", registry.ENTRY_POINT_GROUP)
+    broken = EntryPoint("broken", "tests.no_such_module:Nope", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [ep, broken])
+    reg = registry.default_registry(settings)
+    assert reg.for_mime("text/csv").name == "csv-rows"
+    assert reg.for_mime("video/mp4").name == "video"
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n1,2\n3,4\n")
+    result = analyze_file(MediaItem(table, "c" * 64, "text/csv", tmp_path), reg)
+    assert [s.text for s in result.segments] == ["1,2", "3,4"]
+
+
+def test_clip_embeds_keyframes_and_images_when_configured(settings, tiny_clip: Path) -> None:
+    settings = settings.model_copy(update={"clip_model": str(tiny_clip)})
+    write_video(settings.landing / "clip.mp4", [Shot(30, (200, 30, 30)), Shot(30, (30, 30, 200))])
+    write_image(settings.landing / "photo.jpg", (20, 200, 20))
+    plan = plan_batches(settings.landing, Ledger(settings.batches), {}, 0, 64)
+    Ledger(settings.batches).write(plan.batches[0])
+    key = plan.batches[0].partition
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("batches", [key])
+        result = dg.materialize(
+            [catalog_assets, analysis, embeddings, search_index],
+            partition_key=key,
+            instance=instance,
+            resources=resources_for(settings),
+        )
+    assert result.success
+    emb = TableStore(settings.tables).read("embeddings", key)
+    clip = emb.filter(pl.col("space") == "clip")
+    assert clip.height == 3  # two keyframes and one image
+    assert set(clip["dim"]) == {16} and set(clip["model"]) == {tiny_clip.name}
+    assert SearchIndex(settings.lancedb).count("clip") == 3
