@@ -11,6 +11,7 @@ from dataflux_pipeline.analyzers.base import (
     Analyzer,
     MediaItem,
     Segment,
+    Vector,
     segment_id,
 )
 from dataflux_pipeline.analyzers.registry import AnalyzerRegistry, default_registry
@@ -23,6 +24,7 @@ __all__ = [
     "AnalyzerRegistry",
     "MediaItem",
     "Segment",
+    "Vector",
     "analyze_file",
     "default_registry",
     "segment_id",

@@ -33,6 +33,17 @@ class Segment(BaseModel):
     analyzer_version: str = ""
 
 
+class Vector(BaseModel):
+    """A model-free descriptor (colour/texture, MFCC/chroma statistics) in its own space."""
+
+    segment_id: str
+    asset_id: str
+    space: str
+    model: str
+    model_version: str
+    vector: list[float]
+
+
 @dataclass
 class MediaItem:
     """One file handed to an analyzer: its bytes on disk and where derived files go."""
@@ -58,6 +69,7 @@ class MediaItem:
 class AnalysisResult:
     segments: list[Segment] = field(default_factory=list)
     features: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    vectors: list[Vector] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     duration_s: float | None = None
     width: int | None = None
@@ -70,6 +82,7 @@ class AnalysisResult:
         self.segments.extend(other.segments)
         for table, rows in other.features.items():
             self.add_features(table, rows)
+        self.vectors.extend(other.vectors)
         self.metadata.update(other.metadata)
 
 

@@ -13,6 +13,7 @@ from dataflux_pipeline.resources import CatalogStore
 from dataflux_pipeline.schemas import FEATURE_TABLES
 
 LIVE_STATUSES = ("cataloged", "analyzed", "indexed")
+DESCRIPTOR_PART = "descriptors"  # model-free vectors land in `embeddings` beside the model ones
 ANALYSIS_OUTPUTS = ("segments", *FEATURE_TABLES)
 
 
@@ -46,6 +47,7 @@ def analysis(context: dg.AssetExecutionContext, catalog: CatalogStore):
     registry = catalog.registry()
     segments: list[dict] = []
     features: dict[str, list[dict]] = {t: [] for t in FEATURE_TABLES}
+    vectors: list[dict] = []
     updates: dict[str, dict] = {}
     media_seconds = 0.0
     started = time.perf_counter()
@@ -64,6 +66,7 @@ def analysis(context: dg.AssetExecutionContext, catalog: CatalogStore):
         segments += [s.model_dump() for s in result.segments]
         for table, rows in result.features.items():
             features[table] += rows
+        vectors += [v.model_dump() | {"dim": len(v.vector)} for v in result.vectors]
         meta = json.loads(row["metadata"] or "{}") | {"technical": result.metadata}
         updates[row["asset_id"]] = {
             "status": "analyzed",
@@ -81,6 +84,7 @@ def analysis(context: dg.AssetExecutionContext, catalog: CatalogStore):
     counts = {"segments": catalog.tables.write("segments", partition, segments)}
     for table in FEATURE_TABLES:
         counts[table] = catalog.tables.write(table, partition, features[table])
+    catalog.tables.write("embeddings", partition, vectors, part=DESCRIPTOR_PART)
     catalog.tables.update_assets(partition, updates)
     failed = [
         {"file_name": r["file_name"], "status": "failed", "error": updates[r["asset_id"]]["error"]}
@@ -97,6 +101,7 @@ def analysis(context: dg.AssetExecutionContext, catalog: CatalogStore):
                 "media_seconds": round(media_seconds, 2),
                 "realtime_factor": round(media_seconds / wall, 1) if wall else 0.0,
                 "failures": failure_table(failed),
+                "descriptor_vectors": len(vectors),
                 "analyzers": ", ".join(f"{a.name} {a.version}" for a in registry.analyzers),
             }
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)

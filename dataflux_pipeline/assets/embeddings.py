@@ -8,6 +8,7 @@ from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore, EmbeddingModels
 
 GPU_POOL = "gpu"
+MODEL_PART = "models"
 CONTAINER_KINDS = ("page",)  # their text is already in their chunks; embedding it twice adds noise
 GPU_TAGS = {
     "dagster-k8s/config": {
@@ -69,7 +70,7 @@ def embeddings(context: dg.AssetExecutionContext, catalog: CatalogStore, models:
         context.log.info(f"embedded {len(images)} images/keyframes with {clip.name}")
     elif images:
         context.log.info(f"CLIP not configured: {len(images)} images/keyframes not embedded")
-    written = catalog.tables.write("embeddings", context.partition_key, rows)
+    written = catalog.tables.write("embeddings", context.partition_key, rows, part=MODEL_PART)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": written,
