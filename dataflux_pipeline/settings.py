@@ -42,6 +42,9 @@ class Settings(BaseSettings):
 
     text_model: str = Field(default_factory=_default_text_model)
     clip_model: str | None = Field(None, description="Local CLIP folder; unset skips CLIP.")
+    whisper_model: str | None = Field(
+        None, description="Local Whisper folder; unset skips speech to text."
+    )
     device: str = Field("auto", description="auto, cpu or cuda.")
     embed_batch_size: int = Field(64, ge=1)
 
