@@ -40,7 +40,8 @@ class Observed:
 
 
 def list_landing(landing: Path) -> dict[str, Observed]:
-    """Every candidate file under `landing` (recursively); symlinks leaving it are refused."""
+    """Every candidate file under `landing` (recursively). Symlinks are listed like files;
+    the catalog refuses those that point outside the landing folder, with a reason."""
     root = landing.resolve()
     found: dict[str, Observed] = {}
     if not root.is_dir():
@@ -50,8 +51,6 @@ def list_landing(landing: Path) -> dict[str, Observed]:
         for name in filenames:
             path = Path(dirpath) / name
             try:
-                if path.is_symlink() and not path.resolve().is_relative_to(root):
-                    continue
                 if not is_candidate(path):
                     continue
                 st = path.stat()
@@ -73,21 +72,20 @@ class Ledger:
     def write(self, batch: Batch) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{batch.partition}.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(batch.model_dump_json(indent=1))
+        # json.dumps escapes the surrogates of non-UTF-8 names; pydantic's writer refuses them
+        tmp.write_text(json.dumps(batch.model_dump(mode="json"), indent=1))
         os.replace(tmp, self.path(batch.partition))
 
     def read(self, partition: str) -> Batch:
         path = self.path(partition)
         if not path.exists():
             raise FileNotFoundError(f"no manifest for partition {partition!r} at {path}")
-        return Batch.model_validate_json(path.read_text())
+        return Batch.model_validate(json.loads(path.read_text()))
 
     def batches(self) -> list[Batch]:
         if not self.folder.is_dir():
             return []
-        return [
-            Batch.model_validate_json(p.read_text()) for p in sorted(self.folder.glob("*.json"))
-        ]
+        return [self.read(p.stem) for p in sorted(self.folder.glob("*.json"))]
 
     def taken(self) -> set[tuple[str, int, int]]:
         """(path, size, mtime_ns) of every taken file; sidecars as (path, -1, -1)."""

@@ -4,15 +4,13 @@ its sidecars. Plain Python, shared by the sensor, the catalog asset and the CLI.
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
 import os
+import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import filetype
 import xxhash
@@ -114,7 +112,7 @@ def store_file(src: Path, objects: Path, max_bytes: int) -> StoredFile:
                 out.write(chunk)
         mime = sniff_mime(src, head)
         digest = sha.hexdigest()
-        target = objects / digest[:2] / f"{digest}{src.suffix.lower()}"
+        target = objects / digest[:2] / f"{digest}{safe_suffix(src)}"
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             tmp.unlink()
@@ -124,6 +122,12 @@ def store_file(src: Path, objects: Path, max_bytes: int) -> StoredFile:
         tmp.unlink(missing_ok=True)
         raise
     return StoredFile(digest, xxh.hexdigest(), size, mime, target)
+
+
+def safe_suffix(path: Path) -> str:
+    """The extension, if it is a plain one; odd or endless ones are dropped from store names."""
+    suffix = path.suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,12}", suffix) else ""
 
 
 def _chunks(f, head: bytes) -> Iterable[bytes]:
@@ -185,76 +189,3 @@ def group_files(paths: Iterable[Path]) -> list[FileGroup]:
 
 def is_candidate(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(IGNORED_PREFIXES)
-
-
-def _unreadable_id(uri: str) -> str:
-    """A stable id for a file whose bytes could not be read (no content hash exists)."""
-    return "unreadable-" + hashlib.sha256(uri.encode()).hexdigest()[:48]
-
-
-def catalog_file(
-    path: Path,
-    sidecars: dict[str, Path],
-    objects: Path,
-    max_bytes: int,
-    supported: Callable[[str], str | None],
-) -> dict[str, Any]:
-    """One `assets` row for a landed file; failures become a `failed` row with the reason."""
-    uri = path.resolve().as_uri() if path.exists() else path.absolute().as_uri()
-    row: dict[str, Any] = {
-        "uri": uri,
-        "uris": [uri],
-        "file_name": path.name,
-        "arrived_at": datetime.now(UTC),
-        "status": "cataloged",
-        "error": None,
-    }
-    try:
-        if not path.is_file():
-            raise CatalogError("file disappeared from the landing folder before it was read")
-        size = path.stat().st_size
-        row["size_bytes"] = size
-        if size == 0:
-            empty = hashlib.sha256(b"").hexdigest()
-            row.update(asset_id=empty, sha256=empty, mime_type="application/x-empty")
-            raise CatalogError("file is empty (0 bytes)")
-        stored = store_file(path, objects, max_bytes)
-        row.update(
-            asset_id=stored.sha256,
-            sha256=stored.sha256,
-            xxh128=stored.xxh128,
-            mime_type=stored.mime_type,
-            store_path=stored.store_path.relative_to(objects.parent).as_posix(),
-        )
-        check_type(path, stored.mime_type)
-        row["media_type"] = supported(stored.mime_type)
-        if row["media_type"] is None:
-            row.update(status="skipped", error=f"unsupported file type {stored.mime_type}")
-        meta = {}
-        for kind, side in sidecars.items():
-            if side.is_file() and side.stat().st_size:
-                copy = store_file(side, objects, max_bytes)
-                meta[kind] = {
-                    "uri": side.resolve().as_uri(),
-                    "store_path": copy.store_path.relative_to(objects.parent).as_posix(),
-                }
-        row["metadata"] = json.dumps({"sidecars": meta})
-    except (CatalogError, OSError) as exc:
-        row.setdefault("asset_id", _unreadable_id(uri))
-        row.update(status="failed", error=str(exc))
-    return row
-
-
-def merge_duplicates(rows: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]]:
-    """One row per content within a batch (extra names go to `uris`); content already
-    cataloged by another batch is kept as a `duplicate` row pointing at the first one."""
-    by_id: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        first = by_id.get(row["asset_id"])
-        if first is None:
-            by_id[row["asset_id"]] = row
-            if row["asset_id"] in known and row["status"] == "cataloged":
-                row.update(status="duplicate", error="content already in the catalog")
-        elif row["uri"] not in first["uris"]:
-            first["uris"].append(row["uri"])
-    return list(by_id.values())

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         2.0, ge=0, description="A file is taken once size and mtime held still this long."
     )
     max_file_bytes: int = Field(20 * 1024**3, ge=1, description="Larger files are refused.")
+    max_duration_s: float = Field(
+        6 * 3600.0, gt=0, description="Longer audio/video is refused before analysis."
+    )
 
     audio_sample_rate: int = 22050
     audio_window_s: float = Field(10.0, gt=0, description="Length of one audio window segment.")

@@ -6,16 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from dataflux_pipeline.catalog import (
-    CatalogError,
-    catalog_file,
-    check_type,
-    group_files,
-    merge_duplicates,
-    sniff_mime,
-    store_file,
-)
+from dataflux_pipeline.catalog import CatalogError, check_type, group_files, sniff_mime, store_file
+from dataflux_pipeline.intake import Limits, merge_duplicates
+from dataflux_pipeline.intake import catalog_file as _catalog_file
 from dataflux_pipeline.samples import write_image, write_pdf
+
+
+def catalog_file(path, sidecars, objects, max_bytes, supported):
+    return _catalog_file(path, path.parent, sidecars, objects, Limits(max_bytes, 3600), supported)
 
 
 def media_type(mime: str) -> str | None:

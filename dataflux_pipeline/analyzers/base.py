@@ -57,10 +57,15 @@ class MediaItem:
     def sid(self, kind: str, index: int) -> str:
         return segment_id(self.asset_id, kind, index)
 
+    @property
+    def thumbnail_dir(self) -> Path:
+        """Every derived image of this asset lives here, so a re-analysis can clear it."""
+        return self.store_root / "thumbnails" / self.asset_id[:2] / self.asset_id
+
     def thumbnail(self, name: str) -> tuple[Path, str]:
         """Where to write a derived image: (absolute path, path relative to the store)."""
-        rel = f"thumbnails/{self.asset_id[:2]}/{self.asset_id}/{name}"
-        target = self.store_root / rel
+        target = self.thumbnail_dir / name
+        rel = target.relative_to(self.store_root).as_posix()
         target.parent.mkdir(parents=True, exist_ok=True)
         return target, rel
 

@@ -1,6 +1,7 @@
 """Stage 2: run the analyzers over a batch; segments and per-kind feature tables."""
 
 import json
+import shutil
 import time
 import traceback
 
@@ -53,8 +54,10 @@ def analysis(context: dg.AssetExecutionContext, catalog: CatalogStore):
     started = time.perf_counter()
     for n, row in enumerate(live, 1):
         t0 = time.perf_counter()
+        item = _item(row, catalog)
+        shutil.rmtree(item.thumbnail_dir, ignore_errors=True)  # none left from an older run
         try:
-            result = analyze_file(_item(row, catalog), registry)
+            result = analyze_file(item, registry)
         except AnalysisError as exc:
             updates[row["asset_id"]] = {"status": "failed", "error": str(exc)}
             context.log.warning(f"{row['file_name']}: {exc}")

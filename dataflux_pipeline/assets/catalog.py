@@ -4,7 +4,7 @@ from collections import Counter
 
 import dagster as dg
 
-from dataflux_pipeline.catalog import catalog_file, merge_duplicates
+from dataflux_pipeline.intake import Limits, catalog_file, merge_duplicates
 from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore
 from dataflux_pipeline.tables import FINAL_STATUSES
@@ -34,13 +34,12 @@ def catalog_assets(context: dg.AssetExecutionContext, catalog: CatalogStore):
     registry = catalog.registry()
     landing = catalog.landing
     objects = catalog.store_root / "objects"
+    limits = Limits(catalog.max_file_bytes, catalog.max_duration_s)
     rows = []
     for n, f in enumerate(batch.files, 1):
         sidecars = {k: landing / v for k, v in f.sidecars.items()}
         rows.append(
-            catalog_file(
-                landing / f.path, sidecars, objects, catalog.max_file_bytes, registry.media_type
-            )
+            catalog_file(landing / f.path, landing, sidecars, objects, limits, registry.media_type)
         )
         context.log.info(f"cataloged {n}/{len(batch.files)}: {f.path} -> {rows[-1]['status']}")
     others = catalog.tables.read("assets")

@@ -25,6 +25,7 @@ class CatalogStore(dg.ConfigurableResource):
     batch_size: int = 64
     settle_seconds: float = 2.0
     max_file_bytes: int = 20 * 1024**3
+    max_duration_s: float = 6 * 3600.0
 
     @property
     def settings(self) -> Settings:
@@ -34,6 +35,7 @@ class CatalogStore(dg.ConfigurableResource):
             batch_size=self.batch_size,
             settle_seconds=self.settle_seconds,
             max_file_bytes=self.max_file_bytes,
+            max_duration_s=self.max_duration_s,
         )
 
     @property
@@ -92,6 +94,7 @@ def resources_for(settings: Settings, deployment: str = "local") -> dict[str, ob
         batch_size=settings.batch_size,
         settle_seconds=settings.settle_seconds,
         max_file_bytes=settings.max_file_bytes,
+        max_duration_s=settings.max_duration_s,
     )
     models = EmbeddingModels(
         text_model=settings.text_model,
