@@ -37,6 +37,8 @@ class TableStore:
         data = data.select(schema.names).cast(schema)
         folder = self.partition_dir(table, partition)
         folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(f".{part}.*.tmp"):  # left by a writer that was killed
+            stale.unlink(missing_ok=True)
         tmp = folder / f".{part}.{uuid.uuid4().hex}.tmp"
         try:
             pq.write_table(data, tmp, compression="zstd")

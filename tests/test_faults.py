@@ -1,0 +1,101 @@
+"""SIGKILL in the middle of each asset's write, then a re-run: exactly the rows of a clean
+run, no temp files, no duplicate index rows, no thumbnails that nothing references."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from dataflux_pipeline.batches import Ledger, plan_batches
+from dataflux_pipeline.definitions import defs
+from dataflux_pipeline.index import SearchIndex
+from dataflux_pipeline.resources import resources_for
+from dataflux_pipeline.samples import RECIPE_MD, Shot, write_image, write_srt, write_video
+from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.tables import TableStore
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = ["assets", "segments", "features_video", "features_image", "embeddings", "relationships"]
+
+
+def snapshot(settings: Settings) -> dict:
+    store = TableStore(settings.tables)
+    out: dict = {t: store.read(t).height for t in TABLES}
+    segments = store.read("segments")
+    out["segment_ids_unique"] = segments["segment_id"].n_unique() == segments.height
+    index = SearchIndex(settings.lancedb)
+    for space in index.spaces():
+        ids = index.table(space).to_arrow()["segment_id"].to_pylist()
+        out[f"index_{space}"] = (len(ids), len(set(ids)))
+    out["statuses"] = sorted(store.read("assets")["status"].to_list())
+    referenced = set(segments.filter(pl.col("thumbnail").is_not_null())["thumbnail"])
+    on_disk = {
+        p.relative_to(settings.store).as_posix()
+        for p in (settings.store / "thumbnails").rglob("*")
+        if p.is_file()
+    }
+    out["orphan_thumbnails"] = sorted(on_disk - referenced)
+    out["tmp_files"] = sorted(p.name for p in settings.home.rglob("*.tmp"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> tuple[Path, str, dict]:
+    """A landing set and its manifest, plus the snapshot of one clean run."""
+    base = tmp_path_factory.mktemp("faults")
+    settings = Settings(home=base / "clean", settle_seconds=0.0)
+    land = settings.landing
+    write_video(land / "clip.mp4", [Shot(30, (220, 30, 30)), Shot(30, (30, 30, 220))])
+    write_srt(land / "clip.srt", [(0.1, 1.0, "A red room, then a blue room.")])
+    write_image(land / "photo.jpg", (20, 160, 60))
+    (land / "recipe.md").write_text(RECIPE_MD)
+    plan = plan_batches(land, Ledger(settings.batches), {}, 0, 64)
+    Ledger(settings.batches).write(plan.batches[0])
+    key = plan.batches[0].partition
+    (base / "dagster-clean").mkdir()
+    with dg.instance_for_test(temp_dir=str(base / "dagster-clean")) as instance:
+        instance.add_dynamic_partitions("batches", [key])
+        job = defs.resolve_job_def("ingest")
+        assert job.execute_in_process(
+            partition_key=key, instance=instance, resources=resources_for(settings)
+        ).success
+    return settings.home, key, snapshot(settings)
+
+
+@pytest.mark.parametrize(
+    "kill_at", ["assets", "segments", "features_video", "embeddings", "index", "relationships"]
+)
+def test_rerun_after_sigkill_matches_a_clean_run(prepared, kill_at, tmp_path: Path) -> None:
+    clean_home, key, expected = prepared
+    home = tmp_path / "data"
+    home.mkdir()
+    shutil.copytree(clean_home / "landing", home / "landing", symlinks=True)
+    shutil.copytree(clean_home / "batches", home / "batches")
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    settings = Settings(home=home, settle_seconds=0.0)
+    with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
+        instance.add_dynamic_partitions("batches", [key])
+        env = os.environ | {"DAGSTER_HOME": str(dagster_home), "PYTHONPATH": str(ROOT)}
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.fault_driver", str(home), key, kill_at],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            timeout=300,
+        )
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+        rerun = defs.resolve_job_def("ingest").execute_in_process(
+            partition_key=key, instance=instance, resources=resources_for(settings)
+        )
+        assert rerun.success
+    assert snapshot(settings) == expected
