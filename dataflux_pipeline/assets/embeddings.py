@@ -24,6 +24,14 @@ GPU_TAGS = {
 }
 
 
+def _load(loader, what: str):
+    """A missing model folder is permanent (no retry); other load errors may be transient."""
+    try:
+        return loader()
+    except FileNotFoundError as exc:
+        raise dg.Failure(description=f"{what}: {exc}", allow_retries=False) from exc
+
+
 def _rows(segs: list[dict], vectors, embedder, space: str) -> list[dict]:
     return [
         {
@@ -47,7 +55,7 @@ def _rows(segs: list[dict], vectors, embedder, space: str) -> list[dict]:
     kinds={"pytorch", "parquet"},
     pool=GPU_POOL,
     op_tags=GPU_TAGS,
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
 )
 def embeddings(context: dg.AssetExecutionContext, catalog: CatalogStore, models: EmbeddingModels):
     """One vector per segment and embedding space, with the model name and version."""
@@ -57,11 +65,11 @@ def embeddings(context: dg.AssetExecutionContext, catalog: CatalogStore, models:
     t0 = time.perf_counter()
     texts = [s for s in segs if s["text"] and s["kind"] not in CONTAINER_KINDS]
     if texts:
-        text = models.text()
+        text = _load(models.text, "text model")
         rows += _rows(texts, text.encode([s["text"] for s in texts]), text, text.space)
         per_space[text.space] = len(texts)
         context.log.info(f"embedded {len(texts)} text segments with {text.name} on {text.device}")
-    clip = models.clip()
+    clip = _load(models.clip, "CLIP model")
     images = [s for s in segs if s["thumbnail"]]
     if clip is not None and images:
         paths = [catalog.store_root / s["thumbnail"] for s in images]
