@@ -5,11 +5,14 @@ import os
 import dagster as dg
 
 from dataflux_pipeline.assets import analysis, catalog, checks, embeddings, index
+from dataflux_pipeline.deployment import executor_for
 from dataflux_pipeline.jobs import ingest_job
 from dataflux_pipeline.resources import resources_for
 from dataflux_pipeline.sensors.landing import landing_sensor
 from dataflux_pipeline.sensors.sweep import daily_sweep
 from dataflux_pipeline.settings import get_settings
+
+DEPLOYMENT = os.environ.get("DATAFLUX_DEPLOYMENT", "local")
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([catalog, analysis, embeddings, index]),
@@ -17,5 +20,6 @@ defs = dg.Definitions(
     jobs=[ingest_job],
     sensors=[landing_sensor],
     schedules=[daily_sweep],
-    resources=resources_for(get_settings(), os.environ.get("DATAFLUX_DEPLOYMENT", "local")),
+    resources=resources_for(get_settings(), DEPLOYMENT),
+    executor=executor_for(DEPLOYMENT),
 )

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from dataflux_pipeline.deployment import run_tags
 from dataflux_pipeline.partitions import batch_partitions
 
 INGEST_SELECTION = dg.AssetSelection.groups("catalog", "analysis", "embeddings", "serving")
@@ -11,4 +12,5 @@ ingest_job = dg.define_asset_job(
     selection=INGEST_SELECTION,
     partitions_def=batch_partitions,
     description="Catalog, analyze, embed and index one batch of landed files.",
+    tags=run_tags(),
 )

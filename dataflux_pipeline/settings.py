@@ -50,9 +50,24 @@ class Settings(BaseSettings):
     )
     device: str = Field("auto", description="auto, cpu or cuda.")
     embed_batch_size: int = Field(64, ge=1)
+    cuda_batch_size: int = Field(256, ge=1, description="Batch size when models run on CUDA.")
+    gpu_node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"dataflux/pool": "gpu"},
+        description="Kubernetes node selector for GPU steps (JSON).",
+    )
+    gpu_tolerations: list[dict[str, str]] = Field(
+        default_factory=lambda: [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        ],
+        description="Kubernetes tolerations for GPU steps (JSON).",
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    doc_chunk_overlap_chars: int = Field(
+        100, ge=0, description="Text repeated from the end of a chunk at the start of the next."
+    )
+    whisper_batch_size: int = Field(8, ge=1, description="30 s chunks per Whisper batch.")
 
     @field_validator("home", "landing_dir")
     @classmethod

@@ -4,24 +4,13 @@ import time
 
 import dagster as dg
 
+from dataflux_pipeline.deployment import GPU_POOL, gpu_op_tags
 from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore, EmbeddingModels
+from dataflux_pipeline.settings import get_settings
 
-GPU_POOL = "gpu"
 MODEL_PART = "models"
 CONTAINER_KINDS = ("page",)  # their text is already in their chunks; embedding it twice adds noise
-GPU_TAGS = {
-    "dagster-k8s/config": {
-        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
-        "pod_spec_config": {
-            "node_selector": {"dataflux/pool": "gpu"},
-            "tolerations": [
-                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-            ],
-        },
-    },
-    "dataflux/accelerator": "gpu",
-}
 
 
 def _load(loader, what: str):
@@ -54,7 +43,7 @@ def _rows(segs: list[dict], vectors, embedder, space: str) -> list[dict]:
     group_name="embeddings",
     kinds={"pytorch", "parquet"},
     pool=GPU_POOL,
-    op_tags=GPU_TAGS,
+    op_tags=gpu_op_tags(get_settings()),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
 )
 def embeddings(context: dg.AssetExecutionContext, catalog: CatalogStore, models: EmbeddingModels):

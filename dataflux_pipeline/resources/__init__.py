@@ -23,6 +23,14 @@ class CatalogStore(dg.ConfigurableResource):
     home: str
     landing_dir: str | None = None
     batch_size: int = 64
+    cuda_batch_size: int = 256
+
+    def _batch(self) -> int:
+        """Larger batches where the device has the memory and parallelism for them."""
+        from dataflux_pipeline.models.device import pick_device
+
+        return self.cuda_batch_size if pick_device(self.device).type == "cuda" else self.batch_size
+
     settle_seconds: float = 2.0
     max_file_bytes: int = 20 * 1024**3
     max_duration_s: float = 6 * 3600.0
@@ -68,11 +76,18 @@ class EmbeddingModels(dg.ConfigurableResource):
     clip_model: str | None = None
     device: str = "auto"
     batch_size: int = 64
+    cuda_batch_size: int = 256
+
+    def _batch(self) -> int:
+        """Larger batches where the device has the memory and parallelism for them."""
+        from dataflux_pipeline.models.device import pick_device
+
+        return self.cuda_batch_size if pick_device(self.device).type == "cuda" else self.batch_size
 
     def text(self):
         from dataflux_pipeline.models.text import load_text_embedder
 
-        return load_text_embedder(self.text_model, self.device, self.batch_size)
+        return load_text_embedder(self.text_model, self.device, self._batch())
 
     def clip(self):
         """The CLIP embedder, or None (with one log line) when no model folder is set."""
@@ -83,7 +98,7 @@ class EmbeddingModels(dg.ConfigurableResource):
                 log.info("DATAFLUX_CLIP_MODEL is not set: image/keyframe embeddings are skipped")
                 _CLIP_WARNED.append(True)
             return None
-        return load_clip_embedder(self.clip_model, self.device, max(1, self.batch_size // 2))
+        return load_clip_embedder(self.clip_model, self.device, max(1, self._batch() // 2))
 
 
 def resources_for(settings: Settings, deployment: str = "local") -> dict[str, object]:
@@ -101,6 +116,10 @@ def resources_for(settings: Settings, deployment: str = "local") -> dict[str, ob
         clip_model=settings.clip_model,
         device=settings.device,
         batch_size=settings.embed_batch_size,
+        cuda_batch_size=settings.cuda_batch_size,
     )
-    by_deployment = {"local": {"catalog": catalog, "models": models}}
+    by_deployment = {
+        "local": {"catalog": catalog, "models": models},
+        "production": {"catalog": catalog, "models": models},
+    }
     return by_deployment[deployment]

@@ -1,0 +1,42 @@
+"""Per-deployment choices in one place: resources, executor and the GPU tags, all from
+settings, so the same code runs on a laptop and on a GPU node pool."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from dataflux_pipeline.settings import Settings
+
+GPU_POOL = "gpu"
+ACCELERATOR_TAG = "dataflux/accelerator"
+DEPLOYMENTS = ("local", "production")
+
+
+def gpu_op_tags(settings: Settings) -> dict[str, str]:
+    """Op tags that put a model-heavy step on a GPU node under the k8s job executor."""
+    k8s = {
+        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
+        "pod_spec_config": {
+            "node_selector": settings.gpu_node_selector,
+            "tolerations": settings.gpu_tolerations,
+        },
+    }
+    return {"dagster-k8s/config": json.dumps(k8s), ACCELERATOR_TAG: "gpu"}
+
+
+def run_tags() -> dict[str, str]:
+    """Every ingest run has a GPU step; the run queue limits runs carrying this tag."""
+    return {ACCELERATOR_TAG: "gpu"}
+
+
+def executor_for(deployment: str) -> dg.ExecutorDefinition | None:
+    """Steps as their own Kubernetes jobs in production (so only GPU steps hold a GPU)."""
+    if deployment not in DEPLOYMENTS:
+        raise ValueError(f"DATAFLUX_DEPLOYMENT must be one of {DEPLOYMENTS}, not {deployment!r}")
+    if deployment == "production":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    return None

@@ -1,0 +1,80 @@
+"""What can be checked offline about the production deployment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dataflux_pipeline.definitions import defs
+from dataflux_pipeline.deployment import executor_for, gpu_op_tags
+from dataflux_pipeline.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_deploy_files_parse_and_agree() -> None:
+    instance = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    assert instance["storage"]["postgres"]["postgres_db"]["password"] == {
+        "env": "DAGSTER_PG_PASSWORD"
+    }
+    values = yaml.safe_load((ROOT / "deploy" / "helm" / "values.yaml").read_text())
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert deployment["dagsterApiGrpcArgs"] == ["-m", "dataflux_pipeline.definitions"]
+    env = {e["name"]: e["value"] for e in deployment["env"]}
+    assert env["DATAFLUX_DEPLOYMENT"] == "production"
+    limits = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert (
+        limits["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
+    )
+    cloud = yaml.safe_load((ROOT / "dagster_cloud.yaml").read_text())
+    assert cloud["locations"][0]["code_source"]["module_name"] == "dataflux_pipeline.definitions"
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "torch==2.13.0" in dockerfile and ".[k8s]" in dockerfile
+
+
+def test_every_gpu_step_requests_a_gpu_node() -> None:
+    job = defs.resolve_job_def("ingest")
+    gpu_ops = [n.definition for n in job.graph.nodes if n.definition.pool == "gpu"]
+    assert [op.name for op in gpu_ops] == ["embeddings"]
+    for op in gpu_ops:
+        k8s = json.loads(op.tags["dagster-k8s/config"])
+        assert k8s["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        assert k8s["pod_spec_config"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert job.tags["dataflux/accelerator"] == "gpu"
+
+
+def test_gpu_placement_comes_from_settings(monkeypatch) -> None:
+    monkeypatch.setenv("DATAFLUX_GPU_NODE_SELECTOR", '{"cloud.google.com/gke-accelerator": "h100"}')
+    k8s = json.loads(gpu_op_tags(Settings())["dagster-k8s/config"])
+    assert k8s["pod_spec_config"]["node_selector"] == {"cloud.google.com/gke-accelerator": "h100"}
+    with pytest.raises(ValueError, match="DATAFLUX_DEPLOYMENT"):
+        executor_for("staging")
+
+
+def test_production_definitions_validate() -> None:
+    env = os.environ | {"DATAFLUX_DEPLOYMENT": "production"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "definitions",
+            "validate",
+            "-m",
+            "dataflux_pipeline.definitions",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Validation successful" in proc.stderr + proc.stdout

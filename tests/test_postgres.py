@@ -1,0 +1,110 @@
+"""A full partition (sensor tick, every asset, index) on the production instance config,
+with its storage in the real PostgreSQL server, in a database the test creates and drops."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import dagster as dg
+import pytest
+from dagster._core.instance.ref import InstanceRef
+
+from dataflux_pipeline.definitions import defs
+from dataflux_pipeline.index import SearchIndex
+from dataflux_pipeline.resources import resources_for
+from dataflux_pipeline.samples import RECIPE_MD, write_image
+from dataflux_pipeline.sensors.landing import landing_sensor
+from dataflux_pipeline.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+URL = os.environ.get("DATAFLUX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[dict[str, str]]:
+    import psycopg2
+
+    try:
+        admin = psycopg2.connect(URL, connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL at {URL} (set DATAFLUX_TEST_POSTGRES_URL): {exc}")
+    admin.autocommit = True
+    name = f"dataflux_test_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    url = urlparse(URL)
+    yield {
+        "DAGSTER_PG_HOST": url.hostname or "127.0.0.1",
+        "DAGSTER_PG_PORT": str(url.port or 5432),
+        "DAGSTER_PG_USER": url.username or "postgres",
+        "DAGSTER_PG_PASSWORD": url.password or "",
+        "DAGSTER_PG_DB": name,
+    }
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+def query(env: dict[str, str], sql: str) -> int:
+    import psycopg2
+
+    with (
+        psycopg2.connect(
+            host=env["DAGSTER_PG_HOST"],
+            port=env["DAGSTER_PG_PORT"],
+            user=env["DAGSTER_PG_USER"],
+            password=env["DAGSTER_PG_PASSWORD"],
+            dbname=env["DAGSTER_PG_DB"],
+        ) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute(sql)
+        return cur.fetchone()[0]
+
+
+def test_partition_runs_on_postgres_storage(database, tmp_path: Path, monkeypatch) -> None:
+    for key, value in database.items():
+        monkeypatch.setenv(key, value)
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    settings = Settings(home=tmp_path / "data", settle_seconds=0.0)
+    settings.landing.mkdir(parents=True)
+    (settings.landing / "bread.md").write_text(RECIPE_MD)
+    write_image(settings.landing / "beach.jpg", (230, 120, 40))
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        queue = instance.get_concurrency_config().run_queue_config
+        assert queue.max_concurrent_runs == 8
+        assert queue.tag_concurrency_limits[0]["key"] == "dataflux/accelerator"
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 4
+        ctx = dg.build_sensor_context(instance=instance, resources=resources_for(settings))
+        tick = landing_sensor(ctx)
+        for req in tick.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+        (request,) = tick.run_requests
+        result = defs.resolve_job_def("ingest").execute_in_process(
+            partition_key=request.partition_key,
+            instance=instance,
+            resources=resources_for(settings),
+            tags=request.tags,
+        )
+        assert result.success
+        assert instance.get_dynamic_partitions("batches") == [request.partition_key]
+    assert query(database, "SELECT count(*) FROM runs") == 1
+    materialized = query(
+        database,
+        "SELECT count(DISTINCT asset_key) FROM event_logs "
+        "WHERE dagster_event_type = 'ASSET_MATERIALIZATION'",
+    )
+    assert materialized == 9
+    assert SearchIndex(settings.lancedb).count("text") == 3  # three Markdown chunks
