@@ -12,6 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from dataflux_pipeline.storage import is_remote, lance_options
+
 INDEX_COLUMNS = [
     pa.field("segment_id", pa.string(), nullable=False),
     pa.field("asset_id", pa.string(), nullable=False),
@@ -47,7 +49,10 @@ class SearchIndex:
 
         self.uri = str(uri)
         interval = None if refresh_seconds is None else timedelta(seconds=refresh_seconds)
-        self.db = lancedb.connect(self.uri, read_consistency_interval=interval)
+        options = lance_options() if is_remote(self.uri) else None
+        self.db = lancedb.connect(
+            self.uri, read_consistency_interval=interval, storage_options=options
+        )
 
     def spaces(self) -> list[str]:
         names = self.db.list_tables()

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DATAFLUX_", extra="ignore")
 
     home: Path = Field(Path("data"), description="Root of landing, store, tables and index.")
+    storage_uri: str | None = Field(
+        None,
+        description="s3://bucket/prefix to keep the store, tables and index on S3 "
+        "(endpoint, region and credentials from the standard AWS_* variables).",
+    )
     landing_dir: Path | None = Field(None, description="Defaults to <home>/landing.")
 
     batch_size: int = Field(64, ge=1, description="Most files per partition (one run each).")
@@ -81,14 +86,23 @@ class Settings(BaseSettings):
 
     @property
     def store(self) -> Path:
+        """Local object store; with DATAFLUX_STORAGE_URI, the staging cache of the S3 one."""
         return self.home / "store"
 
     @property
-    def tables(self) -> Path:
-        return self.home / "tables"
+    def store_uri(self) -> str | Path:
+        return f"{self.storage_uri.rstrip('/')}/store" if self.storage_uri else self.store
 
     @property
-    def lancedb(self) -> Path:
+    def tables(self) -> str | Path:
+        return (
+            f"{self.storage_uri.rstrip('/')}/tables" if self.storage_uri else self.home / "tables"
+        )
+
+    @property
+    def lancedb(self) -> str | Path:
+        if self.storage_uri:
+            return f"{self.storage_uri.rstrip('/')}/lancedb"
         return self.home / "lancedb"
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,24 @@ class Storage:
         for path in files:
             self.put_file(path, f"{rel}/{path.relative_to(local).as_posix()}")
         return len(files)
+
+
+def push(remote: Storage | None, local_root: Path, rels: Iterable[str]) -> int:
+    """Copy staged objects up to the remote store, skipping those already there."""
+    if remote is None:
+        return 0
+    sent = 0
+    for rel in rels:
+        if not remote.exists(rel):
+            remote.put_file(local_root / rel, rel)
+            sent += 1
+    return sent
+
+
+def pull(remote: Storage | None, local_root: Path, rels: Iterable[str]) -> None:
+    """Make staged copies of remote objects that this worker does not have yet."""
+    if remote is None:
+        return
+    for rel in rels:
+        if not (local_root / rel).exists():
+            remote.get_file(rel, local_root / rel)

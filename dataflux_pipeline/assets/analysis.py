@@ -8,10 +8,11 @@ import traceback
 import dagster as dg
 
 from dataflux_pipeline.analyzers import AnalysisError, MediaItem, analyze_file
-from dataflux_pipeline.assets.catalog import failure_table
+from dataflux_pipeline.assets.catalog import failure_table, stored_paths
 from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore
 from dataflux_pipeline.schemas import FEATURE_TABLES
+from dataflux_pipeline.storage import pull
 
 LIVE_STATUSES = ("cataloged", "analyzed", "indexed")
 DESCRIPTOR_PART = "descriptors"  # model-free vectors land in `embeddings` beside the model ones
@@ -32,6 +33,10 @@ def _item(row: dict, catalog: CatalogStore) -> MediaItem:
     )
 
 
+def thumbnails_rel(item: MediaItem, catalog: CatalogStore) -> str:
+    return item.thumbnail_dir.relative_to(catalog.store_root).as_posix()
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(name, deps=["assets"], group_name="analysis", kinds={"parquet"})
@@ -46,6 +51,7 @@ def analysis(context: dg.AssetExecutionContext, catalog: CatalogStore):
     assets = catalog.tables.read("assets", partition)
     live = assets.filter(assets["status"].is_in(list(LIVE_STATUSES))).to_dicts()
     registry = catalog.registry()
+    remote = catalog.remote_store()
     segments: list[dict] = []
     features: dict[str, list[dict]] = {t: [] for t in FEATURE_TABLES}
     vectors: list[dict] = []
@@ -56,6 +62,9 @@ def analysis(context: dg.AssetExecutionContext, catalog: CatalogStore):
         t0 = time.perf_counter()
         item = _item(row, catalog)
         shutil.rmtree(item.thumbnail_dir, ignore_errors=True)  # none left from an older run
+        pull(remote, catalog.store_root, stored_paths([row]))
+        if remote is not None:
+            remote.remove_tree(thumbnails_rel(item, catalog))
         try:
             result = analyze_file(item, registry)
         except AnalysisError as exc:
@@ -66,6 +75,8 @@ def analysis(context: dg.AssetExecutionContext, catalog: CatalogStore):
             context.log.error(f"{row['file_name']}: {traceback.format_exc()}")
             updates[row["asset_id"]] = {"status": "failed", "error": f"analyzer crashed: {exc!r}"}
             continue
+        if remote is not None:
+            remote.put_tree(item.thumbnail_dir, thumbnails_rel(item, catalog))
         segments += [s.model_dump() for s in result.segments]
         for table, rows in result.features.items():
             features[table] += rows

@@ -1,5 +1,6 @@
 """Stage 1: hash, store and type every file of a batch into the `assets` table."""
 
+import json
 from collections import Counter
 
 import dagster as dg
@@ -7,6 +8,7 @@ import dagster as dg
 from dataflux_pipeline.intake import Limits, catalog_file, merge_duplicates
 from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore
+from dataflux_pipeline.storage import push
 from dataflux_pipeline.tables import FINAL_STATUSES
 
 
@@ -18,6 +20,17 @@ def failure_table(rows: list[dict]) -> dg.MetadataValue:
         if r["status"] in FINAL_STATUSES
     ]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def stored_paths(rows: list[dict]) -> list[str]:
+    """Store-relative paths of every object (file and sidecars) the rows refer to."""
+    paths = []
+    for row in rows:
+        if row.get("store_path"):
+            paths.append(row["store_path"])
+        sidecars = json.loads(row.get("metadata") or "{}").get("sidecars", {})
+        paths += [s["store_path"] for s in sidecars.values()]
+    return paths
 
 
 @dg.asset(
@@ -47,6 +60,7 @@ def catalog_assets(context: dg.AssetExecutionContext, catalog: CatalogStore):
         (others["partition"] != partition) & ~others["status"].is_in(list(FINAL_STATUSES))
     )
     rows = merge_duplicates(rows, set(others["asset_id"].to_list()))
+    pushed = push(catalog.remote_store(), catalog.store_root, stored_paths(rows))
     written = catalog.tables.write("assets", partition, rows)
     statuses = Counter(r["status"] for r in rows)
     return dg.MaterializeResult(
@@ -54,6 +68,7 @@ def catalog_assets(context: dg.AssetExecutionContext, catalog: CatalogStore):
             "dagster/row_count": written,
             "files": len(batch.files),
             "bytes": sum(r.get("size_bytes") or 0 for r in rows),
+            "objects_uploaded": pushed,
             **{f"status_{k}": v for k, v in sorted(statuses.items())},
             "failures": failure_table(rows),
         }

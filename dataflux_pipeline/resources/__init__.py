@@ -11,6 +11,7 @@ from dataflux_pipeline.analyzers import AnalyzerRegistry, default_registry
 from dataflux_pipeline.batches import Ledger
 from dataflux_pipeline.index import SearchIndex
 from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.storage import Storage, is_remote
 from dataflux_pipeline.tables import TableStore
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ class CatalogStore(dg.ConfigurableResource):
     """Where the catalog lives: landing folder, object store, tables, index, manifests."""
 
     home: str
+    storage_uri: str | None = None
     landing_dir: str | None = None
     batch_size: int = 64
     cuda_batch_size: int = 256
@@ -39,6 +41,7 @@ class CatalogStore(dg.ConfigurableResource):
     def settings(self) -> Settings:
         return Settings(
             home=Path(self.home),
+            storage_uri=self.storage_uri,
             landing_dir=Path(self.landing_dir) if self.landing_dir else None,
             batch_size=self.batch_size,
             settle_seconds=self.settle_seconds,
@@ -61,6 +64,11 @@ class CatalogStore(dg.ConfigurableResource):
     @property
     def ledger(self) -> Ledger:
         return Ledger(self.settings.batches)
+
+    def remote_store(self) -> Storage | None:
+        """The S3 object store mirrored from the local staging store, if configured."""
+        uri = self.settings.store_uri
+        return Storage(uri) if is_remote(uri) else None
 
     def index(self) -> SearchIndex:
         return SearchIndex(self.settings.lancedb)
@@ -105,6 +113,7 @@ def resources_for(settings: Settings, deployment: str = "local") -> dict[str, ob
     """The one place that picks resources per deployment."""
     catalog = CatalogStore(
         home=str(settings.home),
+        storage_uri=settings.storage_uri,
         landing_dir=str(settings.landing_dir) if settings.landing_dir else None,
         batch_size=settings.batch_size,
         settle_seconds=settings.settle_seconds,
