@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
@@ -122,8 +122,21 @@ def plan_batches(
     A file is stable once its mtime is `settle_seconds` old and its size and mtime match
     what the previous evaluation saw (if it saw it); unstable files are returned as pending.
     """
+    return plan_from_listing(
+        list_landing(landing), ledger, pending, settle_seconds, batch_size, now
+    )
+
+
+def plan_from_listing(
+    listing: dict[str, Observed],
+    ledger: Ledger,
+    pending: dict[str, Observed],
+    settle_seconds: float,
+    batch_size: int,
+    now: float | None = None,
+) -> Plan:
+    """The batching rules on any listing (folder or S3): relative path -> size and mtime."""
     now = time.time() if now is None else now
-    listing = list_landing(landing)
     taken = ledger.taken() if listing else set()
     sidecars_taken = {p for p, s, _ in taken if s == -1}
     fresh: dict[str, Observed] = {}
@@ -137,7 +150,7 @@ def plan_batches(
             fresh[rel] = obs
         else:
             new_pending[rel] = obs
-    root = landing.resolve()
+    root = PurePosixPath("/")
     groups = group_files(root / rel for rel in fresh)
     files: list[BatchFile] = []
     for group in groups:
@@ -154,8 +167,8 @@ def plan_batches(
     return Plan(batches=batches, pending=new_pending)
 
 
-def encode_pending(pending: dict[str, Observed]) -> str:
-    return json.dumps({"pending": {k: [v.size, v.mtime_ns] for k, v in pending.items()}})
+def encode_pending(pending: dict[str, Observed], **extra) -> str:
+    return json.dumps({"pending": {k: [v.size, v.mtime_ns] for k, v in pending.items()}, **extra})
 
 
 def decode_pending(cursor: str | None) -> dict[str, Observed]:

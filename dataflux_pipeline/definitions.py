@@ -4,22 +4,23 @@ import os
 
 import dagster as dg
 
-from dataflux_pipeline.assets import analysis, catalog, checks, embeddings, index
+from dataflux_pipeline.assets import analysis, catalog, checks, embeddings, index, maintenance
 from dataflux_pipeline.deployment import executor_for
 from dataflux_pipeline.jobs import ingest_job
 from dataflux_pipeline.resources import resources_for
 from dataflux_pipeline.sensors.landing import landing_sensor
+from dataflux_pipeline.sensors.s3_landing import s3_landing_sensor
 from dataflux_pipeline.sensors.sweep import daily_sweep
 from dataflux_pipeline.settings import get_settings
 
 DEPLOYMENT = os.environ.get("DATAFLUX_DEPLOYMENT", "local")
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([catalog, analysis, embeddings, index]),
+    assets=dg.load_assets_from_modules([catalog, analysis, embeddings, index, maintenance]),
     asset_checks=dg.load_asset_checks_from_modules([checks]),
-    jobs=[ingest_job],
-    sensors=[landing_sensor],
-    schedules=[daily_sweep],
+    jobs=[ingest_job, maintenance.index_maintenance_job],
+    sensors=[landing_sensor, s3_landing_sensor],
+    schedules=[daily_sweep, maintenance.index_maintenance_schedule],
     resources=resources_for(get_settings(), DEPLOYMENT),
     executor=executor_for(DEPLOYMENT),
 )

@@ -85,8 +85,10 @@ def catalog_file(
     objects: Path,
     limits: Limits,
     supported: Callable[[str], str | None],
+    uri: str | None = None,
 ) -> dict[str, Any]:
-    uri = file_uri(path)
+    """`uri` names where the file came from when `path` is a local copy (S3 landing)."""
+    uri = uri or file_uri(path)
     row: dict[str, Any] = {
         "uri": uri,
         "uris": [uri],

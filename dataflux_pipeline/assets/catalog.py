@@ -1,14 +1,17 @@
 """Stage 1: hash, store and type every file of a batch into the `assets` table."""
 
+import contextlib
 import json
+import shutil
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 
 from dataflux_pipeline.intake import Limits, catalog_file, merge_duplicates
 from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore
-from dataflux_pipeline.storage import push
+from dataflux_pipeline.storage import Storage, push
 from dataflux_pipeline.tables import FINAL_STATUSES
 
 
@@ -20,6 +23,36 @@ def failure_table(rows: list[dict]) -> dg.MetadataValue:
         if r["status"] in FINAL_STATUSES
     ]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+class LandingFiles:
+    """Local paths for a batch's files: the landing folder itself, or copies of the S3
+    objects fetched for the duration of the step (a vanished object stays missing, and the
+    catalog records it as such)."""
+
+    def __init__(self, catalog: CatalogStore, partition: str) -> None:
+        self.source = Storage(catalog.landing_uri) if catalog.landing_uri else None
+        self.base = catalog.landing_uri.rstrip("/") if catalog.landing_uri else None
+        self.root = (
+            catalog.settings.home / "incoming" / partition if self.source else catalog.landing
+        )
+
+    def local(self, rel: str) -> Path:
+        path = self.root / rel
+        if self.source is not None and not path.exists():
+            with contextlib.suppress(FileNotFoundError):
+                self.source.get_file(rel, path)
+        return path
+
+    def uri(self, rel: str) -> str | None:
+        return f"{self.base}/{rel}" if self.base else None
+
+    def __enter__(self) -> "LandingFiles":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self.source is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def stored_paths(rows: list[dict]) -> list[str]:
@@ -45,16 +78,24 @@ def catalog_assets(context: dg.AssetExecutionContext, catalog: CatalogStore):
     partition = context.partition_key
     batch = catalog.ledger.read(partition)
     registry = catalog.registry()
-    landing = catalog.landing
     objects = catalog.store_root / "objects"
     limits = Limits(catalog.max_file_bytes, catalog.max_duration_s)
-    rows = []
-    for n, f in enumerate(batch.files, 1):
-        sidecars = {k: landing / v for k, v in f.sidecars.items()}
-        rows.append(
-            catalog_file(landing / f.path, landing, sidecars, objects, limits, registry.media_type)
-        )
-        context.log.info(f"cataloged {n}/{len(batch.files)}: {f.path} -> {rows[-1]['status']}")
+    with LandingFiles(catalog, partition) as landing:
+        rows = []
+        for n, f in enumerate(batch.files, 1):
+            sidecars = {k: landing.local(v) for k, v in f.sidecars.items()}
+            rows.append(
+                catalog_file(
+                    landing.local(f.path),
+                    landing.root,
+                    sidecars,
+                    objects,
+                    limits,
+                    registry.media_type,
+                    uri=landing.uri(f.path),
+                )
+            )
+            context.log.info(f"cataloged {n}/{len(batch.files)}: {f.path} -> {rows[-1]['status']}")
     others = catalog.tables.read("assets")
     others = others.filter(
         (others["partition"] != partition) & ~others["status"].is_in(list(FINAL_STATUSES))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from dataflux_pipeline.analyzers import AnalyzerRegistry, default_registry
 from dataflux_pipeline.batches import Ledger
 from dataflux_pipeline.index import SearchIndex
 from dataflux_pipeline.settings import Settings
-from dataflux_pipeline.storage import Storage, is_remote
+from dataflux_pipeline.storage import Storage, is_remote, s3_options
 from dataflux_pipeline.tables import TableStore
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,7 @@ class CatalogStore(dg.ConfigurableResource):
     home: str
     storage_uri: str | None = None
     landing_dir: str | None = None
+    landing_uri: str | None = None
     batch_size: int = 64
     cuda_batch_size: int = 256
 
@@ -43,6 +46,7 @@ class CatalogStore(dg.ConfigurableResource):
             home=Path(self.home),
             storage_uri=self.storage_uri,
             landing_dir=Path(self.landing_dir) if self.landing_dir else None,
+            landing_uri=self.landing_uri,
             batch_size=self.batch_size,
             settle_seconds=self.settle_seconds,
             max_file_bytes=self.max_file_bytes,
@@ -115,6 +119,7 @@ def resources_for(settings: Settings, deployment: str = "local") -> dict[str, ob
         home=str(settings.home),
         storage_uri=settings.storage_uri,
         landing_dir=str(settings.landing_dir) if settings.landing_dir else None,
+        landing_uri=settings.landing_uri,
         batch_size=settings.batch_size,
         settle_seconds=settings.settle_seconds,
         max_file_bytes=settings.max_file_bytes,
@@ -127,8 +132,12 @@ def resources_for(settings: Settings, deployment: str = "local") -> dict[str, ob
         batch_size=settings.embed_batch_size,
         cuda_batch_size=settings.cuda_batch_size,
     )
+    s3 = S3Resource(
+        endpoint_url=s3_options().get("endpoint_url"),
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+    )
     by_deployment = {
-        "local": {"catalog": catalog, "models": models},
-        "production": {"catalog": catalog, "models": models},
+        "local": {"catalog": catalog, "models": models, "s3": s3},
+        "production": {"catalog": catalog, "models": models, "s3": s3},
     }
     return by_deployment[deployment]

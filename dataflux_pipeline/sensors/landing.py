@@ -6,6 +6,7 @@ from dataflux_pipeline.batches import Batch, decode_pending, encode_pending, pla
 from dataflux_pipeline.jobs import ingest_job
 from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore
+from dataflux_pipeline.settings import get_settings
 
 
 def run_request(batch: Batch, source: str) -> dg.RunRequest:
@@ -25,7 +26,9 @@ def unlaunched_batches(catalog: CatalogStore, instance: dg.DagsterInstance) -> l
 @dg.sensor(
     job=ingest_job,
     minimum_interval_seconds=15,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=dg.DefaultSensorStatus.STOPPED
+    if get_settings().landing_uri
+    else dg.DefaultSensorStatus.RUNNING,
     description="New, stable files in the landing folder, in batches of DATAFLUX_BATCH_SIZE.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, catalog: CatalogStore):
