@@ -4,7 +4,15 @@ import os
 
 import dagster as dg
 
-from dataflux_pipeline.assets import analysis, catalog, checks, embeddings, index, maintenance
+from dataflux_pipeline.assets import (
+    analysis,
+    catalog,
+    checks,
+    embeddings,
+    index,
+    maintenance,
+    relationships,
+)
 from dataflux_pipeline.deployment import executor_for
 from dataflux_pipeline.jobs import ingest_job
 from dataflux_pipeline.resources import resources_for
@@ -16,10 +24,12 @@ from dataflux_pipeline.settings import get_settings
 DEPLOYMENT = os.environ.get("DATAFLUX_DEPLOYMENT", "local")
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([catalog, analysis, embeddings, index, maintenance]),
+    assets=dg.load_assets_from_modules(
+        [catalog, analysis, embeddings, index, relationships, maintenance]
+    ),
     asset_checks=dg.load_asset_checks_from_modules([checks]),
     jobs=[ingest_job, maintenance.index_maintenance_job],
-    sensors=[landing_sensor, s3_landing_sensor],
+    sensors=[landing_sensor, s3_landing_sensor, maintenance.index_automation],
     schedules=[daily_sweep, maintenance.index_maintenance_schedule],
     resources=resources_for(get_settings(), DEPLOYMENT),
     executor=executor_for(DEPLOYMENT),

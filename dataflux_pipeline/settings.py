@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         "(endpoint, region and credentials from the standard AWS_* variables).",
     )
     landing_dir: Path | None = Field(None, description="Defaults to <home>/landing.")
+    landing_uri: str | None = Field(
+        None, description="s3://bucket/prefix to watch instead of the landing folder."
+    )
 
     batch_size: int = Field(64, ge=1, description="Most files per partition (one run each).")
     settle_seconds: float = Field(
@@ -47,6 +50,12 @@ class Settings(BaseSettings):
     max_shot_s: float = Field(30.0, gt=0, description="Longer shots are split.")
     thumbnail_width: int = 320
     doc_chunk_chars: int = Field(800, ge=100, description="Target size of a document chunk.")
+    near_duplicate_max_distance: int = Field(
+        8,
+        ge=0,
+        le=64,
+        description="Most differing phash bits for two images to be near-duplicates.",
+    )
 
     text_model: str = Field(default_factory=_default_text_model)
     clip_model: str | None = Field(None, description="Local CLIP folder; unset skips CLIP.")
@@ -73,6 +82,32 @@ class Settings(BaseSettings):
         100, ge=0, description="Text repeated from the end of a chunk at the start of the next."
     )
     whisper_batch_size: int = Field(8, ge=1, description="30 s chunks per Whisper batch.")
+    api_keys: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='API key -> scopes ("search", "upload"), JSON; empty leaves the API open.',
+    )
+    upload_max_bytes: int = Field(2 * 1024**3, ge=1, description="Largest POST /assets file.")
+    query_file_max_bytes: int = Field(
+        50 * 1024**2, ge=1, description="Largest file for POST /search/by-file."
+    )
+    query_cache_size: int = Field(4096, ge=0, description="Query embeddings kept (LRU).")
+    index_refresh_s: float = Field(
+        1.0, ge=0, description="How often the service looks for new index versions."
+    )
+    ann_index_type: str = Field("IVF_HNSW_SQ", description="IVF_HNSW_SQ or IVF_PQ.")
+    ann_index_min_rows: int = Field(
+        100_000, ge=1, description="A space gets its ANN index at this many rows."
+    )
+    fts_index_min_rows: int = Field(
+        1, ge=1, description="A space gets its full-text index at this many rows with text."
+    )
+    ann_nprobes: int = Field(20, ge=1, description="IVF partitions searched per query.")
+    ann_refine_factor: int = Field(5, ge=1, description="ANN candidates re-ranked exactly, x k.")
+    ann_ef: int = Field(100, ge=1, description="HNSW search breadth.")
+    index_keep_versions_s: float = Field(
+        3600.0, ge=0, description="Index versions younger than this survive optimize."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
 
     @field_validator("home", "landing_dir")
     @classmethod

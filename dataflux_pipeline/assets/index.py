@@ -1,7 +1,5 @@
 """Stage 4: the batch's vectors into the LanceDB index, and the relationships table."""
 
-import json
-
 import dagster as dg
 import polars as pl
 
@@ -43,46 +41,4 @@ def search_index(context: dg.AssetExecutionContext, catalog: CatalogStore):
             **{f"rows_{k}": v for k, v in counts.items()},
             **{f"index_total_{s}": index.count(s) for s in index.spaces()},
         }
-    )
-
-
-def relationship_rows(assets: pl.DataFrame, segments: pl.DataFrame) -> list[dict]:
-    rows: list[dict] = []
-    for a in assets.to_dicts():
-        for kind, side in json.loads(a["metadata"] or "{}").get("sidecars", {}).items():
-            rows.append({"source_id": a["asset_id"], "target_uri": side["uri"], "kind": kind})
-        rows += [
-            {"source_id": a["asset_id"], "target_uri": uri, "kind": "alias"}
-            for uri in (a["uris"] or [])[1:]
-        ]
-    for s in segments.select("segment_id", "asset_id", "parent_id", "kind").to_dicts():
-        rows.append(
-            {
-                "source_id": s["segment_id"],
-                "target_id": s["parent_id"] or s["asset_id"],
-                "kind": "keyframe_of" if s["kind"] == "keyframe" else "segment_of",
-            }
-        )
-    return rows
-
-
-@dg.asset(
-    name="relationships",
-    deps=["assets", "segments"],
-    partitions_def=batch_partitions,
-    group_name="analysis",
-    kinds={"parquet"},
-)
-def relationships(context: dg.AssetExecutionContext, catalog: CatalogStore):
-    """Sidecars, extra names of the same content, and the segment hierarchy."""
-    partition = context.partition_key
-    rows = relationship_rows(
-        catalog.tables.read("assets", partition), catalog.tables.read("segments", partition)
-    )
-    written = catalog.tables.write("relationships", partition, rows)
-    kinds: dict[str, int] = {}
-    for r in rows:
-        kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
-    return dg.MaterializeResult(
-        metadata={"dagster/row_count": written, **{f"kind_{k}": v for k, v in kinds.items()}}
     )
