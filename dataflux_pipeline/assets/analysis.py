@@ -9,9 +9,11 @@ import dagster as dg
 
 from dataflux_pipeline.analyzers import AnalysisError, MediaItem, analyze_file
 from dataflux_pipeline.assets.catalog import failure_table, stored_paths
+from dataflux_pipeline.deployment import GPU_POOL, gpu_op_tags
 from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore
 from dataflux_pipeline.schemas import FEATURE_TABLES
+from dataflux_pipeline.settings import get_settings
 from dataflux_pipeline.storage import pull
 
 LIVE_STATUSES = ("cataloged", "analyzed", "indexed")
@@ -44,6 +46,9 @@ def thumbnails_rel(item: MediaItem, catalog: CatalogStore) -> str:
     ],
     partitions_def=batch_partitions,
     retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
+    # speech to text is the one model-heavy analyzer; with it on, analysis wants a GPU too
+    pool=GPU_POOL if get_settings().whisper_model else None,
+    op_tags=gpu_op_tags(get_settings()) if get_settings().whisper_model else None,
 )
 def analysis(context: dg.AssetExecutionContext, catalog: CatalogStore):
     """Analyze every live asset of the batch; a file that fails is marked failed, the rest go on."""
