@@ -72,6 +72,14 @@ FEATURES_AUDIO = pa.schema(
         pa.field("spectral_centroid_hz", pa.float32()),
         pa.field("zero_crossing_rate", pa.float32()),
         pa.field("mfcc_mean", pa.list_(pa.float32())),
+        pa.field("lufs", pa.float32()),
+        pa.field("spectral_bandwidth_hz", pa.float32()),
+        pa.field("spectral_rolloff_hz", pa.float32()),
+        pa.field("mfcc_std", pa.list_(pa.float32())),
+        pa.field("chroma_mean", pa.list_(pa.float32())),
+        pa.field("chroma_std", pa.list_(pa.float32())),
+        pa.field("audio_class", pa.string()),
+        pa.field("speech_score", pa.float32()),
         *_VERSIONED,
     ]
 )
@@ -97,6 +105,8 @@ FEATURES_DOCUMENT = pa.schema(
         pa.field("page", pa.int32()),
         pa.field("char_count", pa.int32()),
         pa.field("word_count", pa.int32()),
+        pa.field("needs_ocr", pa.bool_()),
+        pa.field("language", pa.string()),
         *_VERSIONED,
     ]
 )

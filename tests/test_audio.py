@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from dataflux_pipeline.analyzers import audio as audio_module
+from dataflux_pipeline.analyzers import tempo
 from dataflux_pipeline.analyzers.audio import AudioAnalyzer, has_audio
 from dataflux_pipeline.analyzers.base import AnalysisError, MediaItem
 from dataflux_pipeline.analyzers.tempo import estimate_key, estimate_tempo
@@ -98,14 +99,14 @@ def test_windows_rows_and_schema(tmp_path):
     assert [by_id[w.segment_id]["duration_s"] for w in windows] == pytest.approx([10, 10, 5])
     for row in rows:
         assert row["tempo_bpm"] == pytest.approx(120, rel=0.02)
-        assert (row["analyzer"], row["analyzer_version"]) == ("audio", "1.0.0")
+        assert (row["analyzer"], row["analyzer_version"]) == ("audio", AudioAnalyzer.version)
 
 
 def test_decodes_each_file_once(tmp_path, monkeypatch):
     path = write_wav(tmp_path / "tone.wav", tone(220.0, 2.0))
     calls = []
-    real = audio_module.decode_audio
-    monkeypatch.setattr(audio_module, "decode_audio", lambda *a: calls.append(a) or real(*a))
+    real = audio_module.AudioStream
+    monkeypatch.setattr(audio_module, "AudioStream", lambda *a: calls.append(a) or real(*a))
     run(path, tmp_path)
     assert len(calls) == 1
 
@@ -151,3 +152,125 @@ def test_key_of_chord_progressions():
     a_minor = [(57, 60, 64), (62, 65, 69), (64, 68, 71), (57, 60, 64, 69)]
     assert estimate_key(chords(c_major), SR) == ("C", "major")
     assert estimate_key(chords(a_minor), SR) == ("A", "minor")
+
+
+AUDIO = FIXTURES / "audio"
+SPEECH = AUDIO / "5703-47212-0000.ogg"
+VIBE = AUDIO / "Kevin_MacLeod_-_Vibe_Ace.ogg"
+WHALE = AUDIO / "glacier-bay-humpback.ogg"
+
+
+@pytest.fixture(scope="module")
+def fixture_runs(tmp_path_factory):
+    """Each audio fixture analysed once, plus 12 s of generated silence."""
+    if not AUDIO.is_dir():
+        pytest.skip(f"fixtures missing: {AUDIO}")
+    tmp = tmp_path_factory.mktemp("fixtures")
+    silence = write_wav(tmp / "silence.wav", np.zeros(12 * SR, np.float32))
+    paths = {"speech": SPEECH, "vibe": VIBE, "trumpet": TRUMPET, "whale": WHALE}
+    runs = {name: run(path, tmp, "audio/ogg") for name, path in paths.items()}
+    return runs | {"silence": run(silence, tmp)}
+
+
+def classes(result) -> tuple[str, list[str]]:
+    rows = rows_by_segment(result)
+    windows = [s for s in result.segments if s.kind == "window"]
+    return rows["a1b2c3:track:0"]["audio_class"], [
+        rows[w.segment_id]["audio_class"] for w in windows
+    ]
+
+
+def test_speech_music_silence_on_fixtures(fixture_runs):
+    assert classes(fixture_runs["speech"]) == ("speech", ["speech", "speech"])
+    # Vibe Ace ends in a 1.5 s fade-out at -56 dBFS
+    assert classes(fixture_runs["vibe"]) == ("music", ["music"] * 6 + ["silence"])
+    assert classes(fixture_runs["trumpet"]) == ("music", ["music"])
+    assert classes(fixture_runs["silence"]) == ("silence", ["silence", "silence"])
+    rows = rows_by_segment(fixture_runs["silence"])
+    assert rows["a1b2c3:track:0"]["speech_score"] is None
+    assert rows["a1b2c3:track:0"]["lufs"] is None  # every block is under the -70 LUFS gate
+    speech_scores = [r["speech_score"] for r in fixture_runs["speech"].features["features_audio"]]
+    music_scores = [r["speech_score"] for r in fixture_runs["vibe"].features["features_audio"]]
+    assert min(speech_scores) > 0.6 and max(s for s in music_scores if s is not None) < 0.4
+    # Humpback song is neither; with the hydrophone hum and slow moans it reads as music.
+    assert classes(fixture_runs["whale"])[0] == "music"
+
+
+def test_descriptor_vectors(fixture_runs):
+    vibe, speech = fixture_runs["vibe"], fixture_runs["speech"]
+    assert [v.segment_id for v in vibe.vectors] == [f"a1b2c3:window:{i}" for i in range(6)]
+    for v in vibe.vectors + speech.vectors:
+        assert (v.space, v.model, v.asset_id) == ("audio", "dataflux-audio", "a1b2c3")
+        assert len(v.vector) == len(vibe.vectors[0].vector) == audio_module.DESCRIPTOR_DIM
+        assert np.linalg.norm(v.vector) == pytest.approx(1.0, abs=1e-5)
+    music = np.array([v.vector for v in vibe.vectors])
+    talk = np.array([v.vector for v in speech.vectors])
+    same = music @ music.T
+    assert same[~np.eye(len(music), dtype=bool)].min() > (music @ talk.T).max()
+    assert not fixture_runs["silence"].vectors  # silent windows have no timbre to compare
+
+
+def test_lufs_matches_pyloudnorm(tmp_path, fixture_runs):
+    import pyloudnorm
+
+    with audio_module.AudioStream(SPEECH, SR) as stream:
+        y = np.concatenate([audio_module.mono(p) for p in stream.blocks()]).astype(np.float64)
+    rows = rows_by_segment(fixture_runs["speech"])
+    meter = pyloudnorm.Meter(SR)
+    assert rows["a1b2c3:track:0"]["lufs"] == pytest.approx(meter.integrated_loudness(y), abs=0.01)
+    window = meter.integrated_loudness(y[: 10 * SR])
+    assert rows["a1b2c3:window:0"]["lufs"] == pytest.approx(window, abs=0.01)
+    # stereo is measured per channel (BS.1770), not on the mono mix: +3 dB for L = R
+    y = tone(997.0, 3.0, amplitude=0.5)
+    stereo = rows_by_segment(run(write_wav(tmp_path / "s.wav", np.stack([y, y], 1)), tmp_path))
+    mono = rows_by_segment(run(write_wav(tmp_path / "m.wav", y), tmp_path))
+    expected = meter.integrated_loudness(np.stack([y, y], 1).astype(np.float64))
+    assert stereo["a1b2c3:track:0"]["lufs"] == pytest.approx(expected, abs=0.01)
+    assert stereo["a1b2c3:track:0"]["lufs"] - mono["a1b2c3:track:0"]["lufs"] == pytest.approx(
+        3.01, abs=0.02
+    )
+    short = rows_by_segment(run(write_wav(tmp_path / "short.wav", y[: SR // 4]), tmp_path))
+    assert short["a1b2c3:track:0"]["lufs"] is None  # shorter than one 400 ms gating block
+
+
+def test_spectral_shape_and_chroma_of_a_tone(tmp_path):
+    row = rows_by_segment(run(write_wav(tmp_path / "a.wav", tone(440.0, 4.0)), tmp_path))[
+        "a1b2c3:track:0"
+    ]
+    assert row["spectral_rolloff_hz"] == pytest.approx(440, abs=15)
+    assert row["spectral_bandwidth_hz"] < 250  # magnitude-weighted: the 16-bit floor counts
+    assert int(np.argmax(row["chroma_mean"])) == 9 and max(row["chroma_mean"]) == pytest.approx(1)
+    assert max(row["chroma_std"]) < 0.05
+    clicks = rows_by_segment(run(write_wav(tmp_path / "c.wav", click_track(120, 4.0)), tmp_path))
+    steady, moving = row["mfcc_std"], clicks["a1b2c3:track:0"]["mfcc_std"]
+    assert len(steady) == len(moving) == 13 and sum(steady) < sum(moving) / 2
+
+
+def test_chunked_streaming_gives_the_same_rows(tmp_path, monkeypatch):
+    """Chunk edges fall inside windows here; sums and series must not notice them."""
+    y = np.concatenate([click_track(100, 14.0), tone(330.0, 9.0, amplitude=0.2)])
+    path = write_wav(tmp_path / "mixed.wav", y)
+    whole = run(path, tmp_path)
+    monkeypatch.setattr(tempo, "CHUNK_FRAMES", 301)
+    pieces = run(path, tmp_path)
+    for a, b in zip(
+        whole.features["features_audio"], pieces.features["features_audio"], strict=True
+    ):
+        for name, value in a.items():
+            close = isinstance(value, float | list) and value
+            assert b[name] == (pytest.approx(value, rel=1e-4, abs=1e-6) if close else value), name
+
+
+def test_memory_does_not_grow_with_length(tmp_path):
+    """The decoded signal is never held whole: 90 s costs about what 30 s does."""
+    import tracemalloc
+
+    peaks = []
+    for seconds in (30, 90):
+        path = write_wav(tmp_path / f"{seconds}.wav", tone(220.0, seconds, amplitude=0.3))
+        tracemalloc.start()
+        run(path, tmp_path)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    extra = 60 * SR * 4  # float32 samples of the extra minute
+    assert peaks[1] - peaks[0] < extra / 5

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,100 @@ def test_image_features(settings, tmp_path: Path) -> None:
     noise.write_bytes(b"\xff\xd8\xff" + bytes(500))
     with pytest.raises(AnalysisError):
         ImageAnalyzer(settings).run(item(noise, "image/jpeg", tmp_path))
+
+
+GERMAN = (
+    "Der Zug nach München fährt heute wegen Bauarbeiten eine halbe Stunde später ab. "
+    "Reisende werden gebeten, auf die Durchsagen am Bahnsteig zu achten und ihre "
+    "Fahrkarten bereitzuhalten. Die Verspätung betrifft auch die Anschlusszüge."
+)
+FRENCH = (
+    "Le marché du village ouvre chaque samedi matin sur la place de l'église. "
+    "Les producteurs y vendent des fromages, du pain et des légumes de saison, "
+    "et les habitants viennent souvent y prendre un café avec leurs voisins."
+)
+
+
+def image_only_pdf(path: Path, with_text_page: bool) -> Path:
+    """A scan stand-in: a page that only draws shapes, no text layer."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=A4)
+    if with_text_page:
+        c.drawString(50, 780, "Eight planets orbit the Sun on nearly circular paths.")
+        c.showPage()
+    c.setFillColorRGB(0.2, 0.4, 0.8)
+    c.rect(100, 300, 300, 400, fill=1)
+    c.circle(300, 200, 60, fill=1)
+    c.showPage()
+    c.save()
+    return path
+
+
+def test_page_without_text_layer_needs_ocr(settings, tmp_path: Path) -> None:
+    import pyarrow as pa
+    from PIL import Image
+
+    from dataflux_pipeline.schemas import FEATURES_DOCUMENT
+
+    pdf = image_only_pdf(tmp_path / "mixed.pdf", with_text_page=True)
+    result = DocumentAnalyzer(settings).run(item(pdf, "application/pdf", tmp_path))
+    pages = [s for s in result.segments if s.kind == "page"]
+    rows = {r["segment_id"]: r for r in result.features["features_document"]}
+    assert [rows[p.segment_id]["needs_ocr"] for p in pages] == [False, True]
+    assert pages[0].thumbnail is None and pages[1].text is None
+    with Image.open(tmp_path / "store" / pages[1].thumbnail) as thumb:
+        assert thumb.width == settings.thumbnail_width
+    assert result.metadata["pages_needing_ocr"] == 1
+    pa.Table.from_pylist(list(rows.values()), schema=FEATURES_DOCUMENT)
+    scan = image_only_pdf(tmp_path / "scan.pdf", with_text_page=False)
+    result = DocumentAnalyzer(settings).run(item(scan, "application/pdf", tmp_path))
+    assert [s.kind for s in result.segments] == ["page"]  # a scan is not an error
+    (row,) = result.features["features_document"]
+    assert row["needs_ocr"] and row["language"] is None
+
+
+def test_language_per_document(settings, tmp_path: Path) -> None:
+    found = {}
+    for name, text in {
+        "de.txt": GERMAN,
+        "fr.md": FRENCH,
+        "en.md": RECIPE_MD,
+        "x.txt": "ok",
+    }.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        mime = "text/markdown" if name.endswith(".md") else "text/plain"
+        rows = DocumentAnalyzer(settings).run(item(path, mime, tmp_path)).features
+        languages = {r["language"] for r in rows["features_document"]}
+        assert len(languages) == 1  # one language per document, on each of its rows
+        found[name] = languages.pop()
+    assert found == {"de.txt": "de", "fr.md": "fr", "en.md": "en", "x.txt": None}
+    pdf = write_pdf(tmp_path / "de.pdf", [GERMAN[:120], GERMAN[120:]])
+    rows = DocumentAnalyzer(settings).run(item(pdf, "application/pdf", tmp_path)).features
+    assert {r["language"] for r in rows["features_document"]} == {"de"}
+
+
+def test_chunks_overlap_within_sections(settings, tmp_path: Path) -> None:
+    sentences = [
+        f"Sentence number {n} talks about topic {n % 7} in some detail." for n in range(60)
+    ]
+    body = "\n\n".join(" ".join(sentences[i : i + 4]) for i in range(0, 60, 4))
+    text = f"# Notes\n\n{body}\n\n## Summary\n\nShort closing words."
+    chunks = chunk_paragraphs(text, 500, 100)
+    assert all(len(c) <= 500 for c in chunks)
+    assert chunks[-1] == "## Summary\n\nShort closing words."  # no overlap across a heading
+    body_chunks = chunks[:-1]
+    assert len(body_chunks) > 3
+    for before, after in itertools.pairwise(body_chunks):
+        shared = max(n for n in range(len(after) + 1) if before.endswith(after[:n]))
+        assert 50 <= shared <= 100  # the end of one chunk opens the next
+        assert before[-shared - 1].isspace()  # from a word boundary
+    words = " ".join(c for c in chunks).split()
+    assert all(w in words for w in text.split())
+    settings = settings.model_copy(update={"doc_chunk_chars": 500, "doc_chunk_overlap_chars": 100})
+    path = tmp_path / "notes.md"
+    path.write_text(text)
+    result = DocumentAnalyzer(settings).run(item(path, "text/markdown", tmp_path))
+    assert [s.text for s in result.segments] == chunks

@@ -1,39 +1,54 @@
-"""Audio analyzer: one track segment plus fixed windows, with loudness, timbre, tempo, key.
+"""Audio analyzer: one track segment plus fixed windows, with loudness, timbre, tempo, key,
+a speech/music/silence label and a descriptor vector per window, and a transcript when a
+Whisper model is configured.
 
 Decoding goes through PyAV, so the audio track of a video container is read the same
-way as an audio file. The spectrum is computed once per file, in chunks so that memory
-stays flat for long recordings, and each segment's features are slices of it.
+way as an audio file. The file is streamed: spectra are computed about 24 s at a time and
+folded into per-window sums (`tempo.FrameScanner`), so the working set stays near 70 MB
+and only a few per-frame series and the window sums grow with the length, by about 8 MB
+per hour. A track's values are the sums of its windows', except tempo, which reads the
+whole onset envelope.
 
 Loudness (RMS, dBFS) and zero-crossing rate ignore a DC offset, which some field
-recorders add and nobody hears; the peak is the raw sample peak, since that is what
-clipping is about.
+recorders add and nobody hears; the peak is the raw sample peak over all channels, since
+that is what clipping is about. LUFS is ITU-R BS.1770 integrated loudness (the K-weighting
+filters of pyloudnorm), measured per channel before the mono downmix.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property, lru_cache, reduce
 from pathlib import Path
 from typing import Any, ClassVar
 
 import av
-import librosa
 import numpy as np
 import scipy.fft
+from pyloudnorm.iirfilter import IIRfilter
+from scipy.signal import sosfilt
+from threadpoolctl import threadpool_limits
 
 from ..settings import Settings, get_settings
-from . import tempo
-from .base import AnalysisError, AnalysisResult, Analyzer, MediaItem, Segment
+from . import speech, tempo
+from .base import AnalysisError, AnalysisResult, Analyzer, MediaItem, Segment, Vector
+from .tempo import N_MFCC, Sums, moments
 
-N_MFCC = 13
-N_MELS = 128
-CHUNK_FRAMES = 4096  # STFT frames per chunk (~48 s at the default rate)
-BLOCK_SAMPLES = 1 << 20  # samples per float64 block for level statistics
+log = logging.getLogger(__name__)
+
+BLOCK_SAMPLES = 1 << 16  # decoded samples handed on at a time (~3 s)
 MIN_TEMPO_S = 4.0  # shorter segments hold too few beats for a tempo
 MIN_KEY_S = 2.0  # and too few notes for a key below this
-MIN_WINDOW_S = 0.01  # a shorter tail (resampler rounding) joins the previous window
 FLOOR_DB = -120.0  # level reported for digital silence
+ROLLOFF = 0.85  # share of spectral magnitude below the rolloff frequency
+LUFS_STEP_S = 0.1  # BS.1770 gating blocks are 4 steps long and overlap by 3
+SURROUND = {"BL", "BR", "SL", "SR"}  # weighted +1.5 dB in BS.1770; LFE is left out
+DESCRIPTOR_MODEL = "dataflux-audio"
+DESCRIPTOR_VERSION = "1"
 
 
 def _reason(err: Exception) -> str:
@@ -49,137 +64,243 @@ def has_audio(path: str | Path) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class DecodedAudio:
-    samples: np.ndarray
-    sample_rate: int
-    source_rate: int
-    channels: int
-    codec: str
-    warning: str | None = None
+class AudioStream:
+    """The first audio stream of a file as float32 (channels, n) blocks at `sample_rate`.
 
-    @property
-    def duration_s(self) -> float:
-        return len(self.samples) / self.sample_rate
+    A stream that breaks part-way keeps what decoded and says so in `warning`.
+    """
+
+    def __init__(self, path: str | Path, sample_rate: int) -> None:
+        try:
+            self._container = av.open(str(path))
+        except (av.FFmpegError, OSError, ValueError) as err:
+            raise AnalysisError(f"could not decode audio: {_reason(err)}") from err
+        if not self._container.streams.audio:
+            self._container.close()
+            raise AnalysisError("no audio stream")
+        self._stream = self._container.streams.audio[0]
+        ctx = self._stream.codec_context
+        self.sample_rate = sample_rate
+        self.source_rate = int(ctx.sample_rate or 0)
+        self.channel_names = [c.name for c in ctx.layout.channels] if ctx.layout else []
+        self.codec = ctx.name
+        self.samples = 0
+        self.warning: str | None = None
+
+    def __enter__(self) -> AudioStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._container.close()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        resampler = av.AudioResampler(format="fltp", rate=self.sample_rate)
+        try:
+            for frame in self._container.decode(self._stream):
+                yield from self._planes(resampler.resample(frame))
+            yield from self._planes(resampler.resample(None))
+        except (av.FFmpegError, ValueError) as err:
+            if not self.samples:
+                raise AnalysisError(f"could not decode audio: {_reason(err)}") from err
+            self.warning = f"decoding stopped early: {_reason(err)}"
+        if not self.samples:
+            raise AnalysisError("audio stream is empty")
+
+    def blocks(self, min_samples: int = BLOCK_SAMPLES) -> Iterator[np.ndarray]:
+        """The decoded frames joined into blocks of at least `min_samples` (but the last)."""
+        parts: list[np.ndarray] = []
+        held = 0
+        for planes in self:
+            parts.append(planes)
+            held += planes.shape[1]
+            if held >= min_samples:
+                yield np.concatenate(parts, axis=1)
+                parts, held = [], 0
+        if parts:
+            yield np.concatenate(parts, axis=1)
+
+    def _planes(self, frames: list[av.AudioFrame]) -> Iterator[np.ndarray]:
+        for frame in frames:
+            planes = frame.to_ndarray().astype(np.float32, copy=False)
+            if planes.size:
+                self.samples += planes.shape[1]
+                yield planes
 
 
-def _mono(frame: av.AudioFrame) -> np.ndarray:
-    """Mean of a planar frame's channels.
+def mono(planes: np.ndarray) -> np.ndarray:
+    """Mean of the channels.
 
     FFmpeg's own mono downmix adds channels at -3 dB, which reads a stereo file 3 dB
     too loud and can push peaks past full scale.
     """
-    planes = frame.to_ndarray()
     return planes[0] if len(planes) == 1 else planes.mean(axis=0, dtype=np.float32)
 
 
-def decode_audio(path: str | Path, sample_rate: int) -> DecodedAudio:
-    """First audio stream as mono float32 at `sample_rate`; AnalysisError if unusable.
+class LoudnessMeter:
+    """BS.1770 loudness, streamed: K-weighted channel power summed per 100 ms step."""
 
-    A stream that breaks part-way keeps what decoded and says so in `warning`.
-    """
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, ValueError) as err:
-        raise AnalysisError(f"could not decode audio: {_reason(err)}") from err
-    with container:
-        if not container.streams.audio:
-            raise AnalysisError("no audio stream")
-        stream = container.streams.audio[0]
-        ctx = stream.codec_context
-        resampler = av.AudioResampler(format="fltp", rate=sample_rate)
-        parts: list[np.ndarray] = []
-        warning = None
-        try:
-            for frame in container.decode(stream):
-                parts.extend(_mono(f) for f in resampler.resample(frame))
-            parts.extend(_mono(f) for f in resampler.resample(None))
-        except (av.FFmpegError, ValueError) as err:
-            if not parts:
-                raise AnalysisError(f"could not decode audio: {_reason(err)}") from err
-            warning = f"decoding stopped early: {_reason(err)}"
-    samples = np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0)
-    if not samples.size:
-        raise AnalysisError("audio stream is empty")
-    return DecodedAudio(
-        samples=samples,
-        sample_rate=sample_rate,
-        source_rate=int(ctx.sample_rate or 0),
-        channels=int(ctx.layout.nb_channels) if ctx.layout else 0,
-        codec=ctx.name,
-        warning=warning,
-    )
+    def __init__(self, sample_rate: int, channel_names: list[str]) -> None:
+        stages = [
+            IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sample_rate, "high_shelf"),
+            IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass"),
+        ]
+        self._sos = np.array([np.concatenate([s.b, s.a]) / s.a[0] for s in stages])
+        self._gains = np.array(
+            [0.0 if c == "LFE" else 1.41 if c in SURROUND else 1.0 for c in channel_names] or [1.0]
+        )
+        self._zi: np.ndarray | None = None
+        self.step = max(1, round(LUFS_STEP_S * sample_rate))
+        self._steps: list[np.ndarray] = []
+        self._carry = np.zeros(0)
+
+    def feed(self, planes: np.ndarray) -> None:
+        gains = self._gains if len(self._gains) == len(planes) else np.ones(len(planes))
+        if self._zi is None:
+            self._zi = np.zeros((len(self._sos), len(planes), 2))
+        weighted, self._zi = sosfilt(self._sos, planes, axis=-1, zi=self._zi)
+        power = np.concatenate([self._carry, gains @ (weighted * weighted)])
+        whole = len(power) // self.step * self.step
+        self._steps.append(power[:whole].reshape(-1, self.step).sum(axis=1))
+        self._carry = power[whole:]
+
+    def integrated(self, start: int, stop: int) -> float | None:
+        """LUFS of samples [start, stop): None if shorter than one block or all below -70."""
+        steps = np.concatenate(self._steps) if self._steps else np.zeros(0)
+        self._steps = [steps]
+        part = steps[-(-start // self.step) : stop // self.step]
+        if len(part) < 4:
+            return None
+        z = np.lib.stride_tricks.sliding_window_view(part, 4).sum(axis=1) / (4 * self.step)
+        with np.errstate(divide="ignore"):
+            level = -0.691 + 10 * np.log10(z)
+        kept = z[level >= -70.0]
+        if not kept.size:
+            return None
+        relative = -0.691 + 10 * np.log10(kept.mean()) - 10.0
+        kept = z[(level > relative) & (level > -70.0)]
+        return float(-0.691 + 10 * np.log10(kept.mean()))
 
 
 @dataclass
-class FrameFeatures:
-    """Per-frame descriptors; frame t is centred on sample t * hop."""
+class Scan:
+    """What one streaming pass over a file leaves: window sums and per-frame series."""
 
+    sample_rate: int
+    samples: int
     hop: int
-    envelope: np.ndarray
-    pitch: np.ndarray
-    centroid_num: np.ndarray
-    centroid_den: np.ndarray
-    mfcc: np.ndarray
+    step: int
+    windows: list[Sums]
+    series: dict[str, np.ndarray]
+    loudness: LoudnessMeter
+    metadata: dict[str, Any]
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples / self.sample_rate
+
+    @cached_property
+    def envelope(self) -> np.ndarray:
+        """Onset strength per frame, both fluxes scaled over the whole file."""
+        return tempo.combine_novelty(self.series["spectral_flux"], self.series["chroma_flux"])
 
     def frames(self, start: int, stop: int) -> slice:
         """Frames centred inside samples [start, stop), at least one."""
-        first = min(-(-start // self.hop), len(self.envelope) - 1)
-        return slice(first, max(first + 1, min(-(-stop // self.hop), len(self.envelope))))
+        total = len(self.series["level_db"])
+        first = min(-(-start // self.hop), total - 1)
+        return slice(first, max(first + 1, min(-(-stop // self.hop), total)))
 
 
-def frame_features(y: np.ndarray, sr: int) -> FrameFeatures:
-    """Spectral descriptors of the whole signal, one STFT chunk at a time."""
-    n_fft, hop = tempo.frame_geometry(sr)
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr).astype(np.float32)
-    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=N_MELS).astype(np.float32)
-    full_scale = (n_fft / 4) ** 2
-    n_frames = tempo.frame_count(len(y), sr)
-    spectral, chroma_flux, pitch, num, den, mfcc = [], [], [], [], [], []
-    for t0 in range(0, n_frames, CHUNK_FRAMES):
-        t1 = min(n_frames, t0 + CHUNK_FRAMES)
-        lead = 1 if t0 else 0
-        mag = tempo.frame_magnitude(tempo.frames(y, t0 - lead, t1, sr), sr)
-        s_flux, c_flux, profile = tempo.describe_frames(mag, sr)
-        spectral.append(s_flux if lead else np.concatenate([[0.0], s_flux]))
-        chroma_flux.append(c_flux if lead else np.concatenate([[0.0], c_flux]))
-        mag = mag[:, lead:]
-        pitch.append(profile[:, lead:])
-        num.append(freqs @ mag)
-        den.append(mag.sum(axis=0))
-        log_mel = 10 * np.log10(np.maximum(mel @ (mag * mag) / full_scale, 1e-8))
-        mfcc.append(scipy.fft.dct(log_mel, type=2, norm="ortho", axis=0)[:N_MFCC])
-    return FrameFeatures(
-        hop=hop,
-        envelope=tempo.combine_novelty(np.concatenate(spectral), np.concatenate(chroma_flux)),
-        pitch=np.concatenate(pitch, axis=1),
-        centroid_num=np.concatenate(num),
-        centroid_den=np.concatenate(den),
-        mfcc=np.concatenate(mfcc, axis=1),
-    )
+def scan_audio(path: str | Path, sample_rate: int, window_s: float) -> Scan:
+    """One streaming pass: decode, loudness, spectra, folded into `window_s` windows.
+
+    BLAS runs single-threaded here: the products are small, and on a busy two-core
+    worker OpenBLAS threads spin waiting for each other (4x slower, measured).
+    """
+    step = max(1, round(window_s * sample_rate))
+    with threadpool_limits(1, user_api="blas"), AudioStream(path, sample_rate) as stream:
+        meter = LoudnessMeter(sample_rate, stream.channel_names)
+        scanner = tempo.FrameScanner(sample_rate, step)
+        for planes in stream.blocks():
+            meter.feed(planes)
+            amplitude = np.abs(planes).max(axis=0) if len(planes) > 1 else np.abs(planes[0])
+            scanner.push(mono(planes), amplitude)
+        windows, series = scanner.close()
+    metadata: dict[str, Any] = {
+        "sample_rate": stream.source_rate,
+        "channels": len(stream.channel_names),
+        "codec": stream.codec,
+    }
+    if stream.warning:
+        metadata["decode_warning"] = stream.warning
+    return Scan(sample_rate, stream.samples, scanner.hop, step, windows, series, meter, metadata)
 
 
 def _db(value: float) -> float:
     return max(FLOOR_DB, 20 * math.log10(value)) if value > 0 else FLOOR_DB
 
 
-def level_stats(x: np.ndarray) -> tuple[float, float, float]:
-    """(RMS, peak, zero-crossing rate) in float64 blocks, RMS and ZCR about the mean."""
-    mean = float(np.mean(x, dtype=np.float64))
-    square = 0.0
-    crossings = 0
-    for start in range(0, len(x), BLOCK_SAMPLES):
-        block = x[max(0, start - 1) : start + BLOCK_SAMPLES].astype(np.float64) - mean
-        own = block[1:] if start else block
-        square += float(own @ own)
-        crossings += int(np.count_nonzero(np.signbit(block[1:]) != np.signbit(block[:-1])))
-    peak = max(float(x.max()), -float(x.min()))
-    return math.sqrt(square / len(x)), peak, crossings / max(1, len(x) - 1)
+def _spectral_shape(spectrum: np.ndarray, sample_rate: int) -> tuple[float, ...] | None:
+    """Centroid, bandwidth and rolloff (Hz) of a long-term magnitude spectrum."""
+    freqs = np.fft.rfftfreq(2 * (len(spectrum) - 1), 1.0 / sample_rate)
+    total = float(spectrum.sum())
+    if total <= 0:
+        return None
+    centroid = float(freqs @ spectrum) / total
+    bandwidth = math.sqrt(max(float((freqs - centroid) ** 2 @ spectrum) / total, 0.0))
+    rolloff = float(freqs[np.searchsorted(np.cumsum(spectrum), ROLLOFF * total)])
+    return centroid, bandwidth, rolloff
+
+
+_LIFTER = 1 + 11 * np.sin(np.pi * np.arange(N_MFCC) / 22)  # HTK's: evens out cepstral scales
+_BLOCK_WEIGHTS = (1.0, 1.0, 0.5, 0.5)  # timbre first; harmony moves within a piece
+DESCRIPTOR_DIM = (N_MFCC - 1) + N_MFCC + 12 + 12
+
+
+@lru_cache
+def _pink_mfcc(sample_rate: int) -> np.ndarray:
+    """MFCCs of a 1/f spectrum, the rough long-term shape of both music and speech."""
+    n_fft = tempo.frame_geometry(sample_rate)[0]
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    power = np.where(freqs > 0, 1.0 / np.maximum(freqs, 1e-9), 0.0)
+    log_mel = 10 * np.log10(np.maximum(tempo.mel_filterbank(sample_rate, n_fft) @ power, 1e-12))
+    return scipy.fft.dct(log_mel, type=2, norm="ortho")[:N_MFCC]
+
+
+def descriptor(sums: Sums, sample_rate: int) -> np.ndarray | None:
+    """A fixed-length unit vector of timbre and harmony statistics; None for no sound.
+
+    Four blocks, each scaled to unit length so that none dominates by its units, then
+    weighted: MFCC means without c0 (the spectral envelope, not the level) taken relative
+    to pink noise so that the tilt all sounds share does not make them all look alike;
+    MFCC standard deviations (how the envelope moves); and the chroma means and standard
+    deviations about their own mean (which pitch classes sound, how the harmony changes).
+    """
+    mfcc_mean, mfcc_std = (np.array(v) for v in moments(sums.mfcc, sums.frames))
+    chroma_mean, chroma_std = (np.array(v) for v in moments(sums.chroma, sums.chroma_frames))
+    blocks = [
+        ((mfcc_mean - _pink_mfcc(sample_rate)) * _LIFTER)[1:],
+        mfcc_std * _LIFTER,
+        chroma_mean - chroma_mean.mean(),
+        chroma_std - chroma_std.mean(),
+    ]
+    if not sums.frames or np.linalg.norm(blocks[1]) < 1e-6:
+        return None
+    parts = []
+    for block, weight in zip(blocks, _BLOCK_WEIGHTS, strict=True):
+        norm = float(np.linalg.norm(block))
+        parts.append(block * (weight / norm) if norm > 1e-9 else np.zeros_like(block))
+    vector = np.concatenate(parts)
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _note_no_whisper() -> None:
+    log.info("speech to text skipped: DATAFLUX_WHISPER_MODEL is not set")
 
 
 class AudioAnalyzer(Analyzer):
     name: ClassVar[str] = "audio"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     media_type: ClassVar[str] = "audio"
     supported_mime_types: ClassVar[frozenset[str]] = frozenset(
         {
@@ -199,30 +320,29 @@ class AudioAnalyzer(Analyzer):
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self._lock = threading.Lock()
-        self._last: tuple[tuple[str, int, int, int], DecodedAudio] | None = None
+        self._last: tuple[tuple[Any, ...], Scan] | None = None
 
-    def decode(self, path: Path) -> DecodedAudio:
-        """Decode once per file: segment() and analyze() of the same item share it."""
-        sr = self.settings.audio_sample_rate
+    def scan(self, path: Path) -> Scan:
+        """Scan once per file: segment() and analyze() of the same item share it."""
+        sr, window_s = self.settings.audio_sample_rate, self.settings.audio_window_s
         try:
             stat = Path(path).stat()
         except OSError as err:
             raise AnalysisError(f"could not decode audio: {_reason(err)}") from err
-        key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, sr)
+        key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, sr, window_s)
         with self._lock:
             if self._last is not None and self._last[0] == key:
                 return self._last[1]
-        decoded = decode_audio(path, sr)
+        scanned = scan_audio(path, sr, window_s)
         with self._lock:
-            self._last = (key, decoded)
-        return decoded
+            self._last = (key, scanned)
+        return scanned
 
     def segment(self, item: MediaItem) -> list[Segment]:
-        audio = self.decode(item.path)
-        sr, n = audio.sample_rate, len(audio.samples)
+        scan = self.scan(item.path)
+        sr, n, step = scan.sample_rate, scan.samples, scan.step
         track = self.new_segment(item, "track", 0, start_s=0.0, end_s=n / sr)
-        step = max(1, round(self.settings.audio_window_s * sr))
-        count = max(1, math.ceil((n - MIN_WINDOW_S * sr) / step))
+        count = len(scan.windows)
         windows = [
             self.new_segment(
                 item,
@@ -237,46 +357,54 @@ class AudioAnalyzer(Analyzer):
         return [track, *windows]
 
     def analyze(self, item: MediaItem, segments: list[Segment]) -> AnalysisResult:
-        audio = self.decode(item.path)
-        feats = frame_features(audio.samples, audio.sample_rate)
-        rows = [
-            self._row(item, seg, audio, feats)
-            for seg in segments
-            if seg.kind in ("track", "window") and seg.start_s is not None
-        ]
-        metadata: dict[str, Any] = {
-            "sample_rate": audio.source_rate,
-            "channels": audio.channels,
-            "codec": audio.codec,
-        }
-        if audio.warning:
-            metadata["decode_warning"] = audio.warning
+        scan = self.scan(item.path)
+        result = AnalysisResult(
+            segments=list(segments), metadata=dict(scan.metadata), duration_s=scan.duration_s
+        )
+        windows = [s for s in segments if s.kind == "window" and s.index < len(scan.windows)]
+        rows = [self._row(item, seg, scan, scan.windows[seg.index]) for seg in windows]
+        for seg, row in zip(windows, rows, strict=True):
+            if row["audio_class"] == "silence":
+                continue  # no timbre to compare; every silence would match every other
+            vector = descriptor(scan.windows[seg.index], scan.sample_rate)
+            if vector is not None:
+                result.vectors.append(self._vector(seg, vector))
+        labels = [(r["duration_s"], r["audio_class"], r["speech_score"]) for r in rows]
+        for track in (s for s in segments if s.kind == "track"):
+            total = reduce(Sums.__add__, scan.windows)
+            rows.append(self._row(item, track, scan, total, speech.overall(labels)))
+            result.segments += self._transcript(item, track)
+        result.add_features("features_audio", rows)
         with self._lock:
             self._last = None
-        return AnalysisResult(
-            segments=list(segments),
-            features={"features_audio": rows},
-            metadata=metadata,
-            duration_s=audio.duration_s,
-        )
+        return result
 
     def _row(
-        self, item: MediaItem, seg: Segment, audio: DecodedAudio, feats: FrameFeatures
+        self,
+        item: MediaItem,
+        seg: Segment,
+        scan: Scan,
+        sums: Sums,
+        label: tuple[str, float | None] | None = None,
     ) -> dict[str, Any]:
-        sr = audio.sample_rate
-        start = min(round(seg.start_s * sr), len(audio.samples) - 1)
-        stop = max(start + 1, min(round((seg.end_s or audio.duration_s) * sr), len(audio.samples)))
-        rms, peak, zcr = level_stats(audio.samples[start:stop])
-        frames = feats.frames(start, stop)
+        """Feature row of a window (labelled from its frames) or of the track (`label`)."""
+        sr = scan.sample_rate
+        start = min(round(seg.start_s * sr), scan.samples - 1)
+        stop = max(start + 1, min(round((seg.end_s or scan.duration_s) * sr), scan.samples))
+        frames = scan.frames(start, stop)
         duration = (stop - start) / sr
-        den = float(feats.centroid_den[frames].sum())
-        fps = sr / feats.hop
+        if label is None:
+            series = {k: v[frames] for k, v in scan.series.items()}
+            label = speech.classify(_db(sums.rms), series, sr / scan.hop)
         tempo_bpm = (
-            tempo.tempo_from_envelope(feats.envelope[frames], fps)
+            tempo.tempo_from_envelope(scan.envelope[frames], sr / scan.hop)
             if duration >= MIN_TEMPO_S
             else None
         )
-        key = tempo.key_from_profile(feats.pitch[:, frames]) if duration >= MIN_KEY_S else None
+        key = tempo.key_from_profile(sums.pitch) if duration >= MIN_KEY_S else None
+        shape = _spectral_shape(sums.spectrum, sr)
+        mfcc_mean, mfcc_std = moments(sums.mfcc, sums.frames)
+        chroma_mean, chroma_std = moments(sums.chroma, sums.chroma_frames)
         return self.stamp(
             {
                 "segment_id": seg.segment_id,
@@ -285,12 +413,52 @@ class AudioAnalyzer(Analyzer):
                 "tempo_bpm": tempo_bpm,
                 "key": key[0] if key else None,
                 "mode": key[1] if key else None,
-                "loudness_db": _db(rms),
-                "peak_db": _db(peak),
-                "spectral_centroid_hz": float(feats.centroid_num[frames].sum() / den)
-                if den > 0
-                else None,
-                "zero_crossing_rate": zcr,
-                "mfcc_mean": [float(v) for v in feats.mfcc[:, frames].mean(axis=1)],
+                "loudness_db": _db(sums.rms),
+                "peak_db": _db(sums.peak),
+                "spectral_centroid_hz": shape[0] if shape else None,
+                "zero_crossing_rate": sums.crossings / max(1, sums.samples - 1),
+                "mfcc_mean": mfcc_mean,
+                "lufs": scan.loudness.integrated(start, stop),
+                "spectral_bandwidth_hz": shape[1] if shape else None,
+                "spectral_rolloff_hz": shape[2] if shape else None,
+                "mfcc_std": mfcc_std,
+                "chroma_mean": chroma_mean,
+                "chroma_std": chroma_std,
+                "audio_class": label[0],
+                "speech_score": label[1],
             }
         )
+
+    def _vector(self, seg: Segment, vector: np.ndarray) -> Vector:
+        return Vector(
+            segment_id=seg.segment_id,
+            asset_id=seg.asset_id,
+            space="audio",
+            model=DESCRIPTOR_MODEL,
+            model_version=DESCRIPTOR_VERSION,
+            vector=vector.tolist(),
+        )
+
+    def _transcript(self, item: MediaItem, track: Segment) -> list[Segment]:
+        """Whisper transcript pieces as time-coded text segments under the track."""
+        folder = self.settings.whisper_model
+        if not folder:
+            _note_no_whisper()
+            return []
+        from ..models.whisper import load_whisper
+
+        model = load_whisper(folder, self.settings.device, self.settings.whisper_batch_size)
+        with AudioStream(item.path, model.sample_rate) as stream:
+            pieces = speech.transcribe((mono(p) for p in stream.blocks()), model)
+        return [
+            self.new_segment(
+                item,
+                "transcript",
+                n,
+                parent_id=track.segment_id,
+                start_s=piece.start_s,
+                end_s=piece.end_s,
+                text=piece.text,
+            )
+            for n, piece in enumerate(pieces)
+        ]
