@@ -10,8 +10,9 @@ import pyarrow as pa
 import pytest
 
 from dataflux_pipeline.analyzers import audio as audio_module
-from dataflux_pipeline.analyzers import tempo
-from dataflux_pipeline.analyzers.audio import AudioAnalyzer, has_audio
+from dataflux_pipeline.analyzers import audio_decode, audio_frames
+from dataflux_pipeline.analyzers.audio import AudioAnalyzer
+from dataflux_pipeline.analyzers.audio_decode import has_audio
 from dataflux_pipeline.analyzers.base import AnalysisError, MediaItem
 from dataflux_pipeline.analyzers.tempo import estimate_key, estimate_tempo
 from dataflux_pipeline.samples import Shot, click_track, tone, write_video, write_wav
@@ -213,8 +214,8 @@ def test_descriptor_vectors(fixture_runs):
 def test_lufs_matches_pyloudnorm(tmp_path, fixture_runs):
     import pyloudnorm
 
-    with audio_module.AudioStream(SPEECH, SR) as stream:
-        y = np.concatenate([audio_module.mono(p) for p in stream.blocks()]).astype(np.float64)
+    with audio_decode.AudioStream(SPEECH, SR) as stream:
+        y = np.concatenate([audio_decode.mono(p) for p in stream.blocks()]).astype(np.float64)
     rows = rows_by_segment(fixture_runs["speech"])
     meter = pyloudnorm.Meter(SR)
     assert rows["a1b2c3:track:0"]["lufs"] == pytest.approx(meter.integrated_loudness(y), abs=0.01)
@@ -251,7 +252,7 @@ def test_chunked_streaming_gives_the_same_rows(tmp_path, monkeypatch):
     y = np.concatenate([click_track(100, 14.0), tone(330.0, 9.0, amplitude=0.2)])
     path = write_wav(tmp_path / "mixed.wav", y)
     whole = run(path, tmp_path)
-    monkeypatch.setattr(tempo, "CHUNK_FRAMES", 301)
+    monkeypatch.setattr(audio_frames, "CHUNK_FRAMES", 301)
     pieces = run(path, tmp_path)
     for a, b in zip(
         whole.features["features_audio"], pieces.features["features_audio"], strict=True

@@ -12,6 +12,7 @@ import pytest
 
 from dataflux_pipeline.analyzers import audio as audio_module
 from dataflux_pipeline.analyzers.audio import AudioAnalyzer
+from dataflux_pipeline.analyzers.audio_decode import AudioStream, mono
 from dataflux_pipeline.analyzers.base import MediaItem
 from dataflux_pipeline.analyzers.speech import TranscriptPiece, chunks, transcribe
 from dataflux_pipeline.models.whisper import load_whisper, split_timestamps
@@ -153,8 +154,8 @@ def test_transcribe_batches_and_skips_silent_chunks() -> None:
 
 def speech_file(tmp_path: Path, fixtures_dir: Path) -> tuple[Path, float]:
     """Three 30 s chunks: LibriSpeech twice, then silence, then a short one with speech."""
-    with audio_module.AudioStream(fixtures_dir / "audio" / "5703-47212-0000.ogg", 16000) as s:
-        voice = np.concatenate([audio_module.mono(p) for p in s.blocks()])
+    with AudioStream(fixtures_dir / "audio" / "5703-47212-0000.ogg", 16000) as s:
+        voice = np.concatenate([mono(p) for p in s.blocks()])
     talk = np.concatenate([voice, voice])
     y = np.concatenate([talk, np.zeros(16000 * 60 - len(talk), np.float32), voice])
     return write_wav(tmp_path / "talk.wav", y, sr=16000), len(y) / 16000
