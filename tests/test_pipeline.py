@@ -105,14 +105,23 @@ def test_every_table_has_the_expected_rows(built) -> None:
         "features_audio": 5,
         "features_image": 1,
         "features_document": 8,
-        "embeddings": text_segments,
+        "embeddings": text_segments + 3 + 4,  # + audio windows, + keyframes and the image
         "relationships": 24 + 3,  # every segment's parent link + 2 sidecars + 1 alias
         "index_text": text_segments,
+        "index_audio": 3,  # the video's one window and the metronome's two
+        "index_visual": 4,  # three keyframes and one image
     }
     video = store.read("features_video")
     assert video["analyzer"].unique().to_list() == ["video"]
     emb = store.read("embeddings")
-    assert set(emb["model"]) == {"all-MiniLM-L6-v2"} and set(emb["dim"]) == {384}
+    models = dict(emb.select("space", "model").unique().iter_rows())
+    assert models == {
+        "text": "all-MiniLM-L6-v2",
+        "audio": "dataflux-audio",
+        "visual": "dataflux-visual",
+    }
+    text = emb.filter(pl.col("space") == "text")
+    assert set(text["dim"]) == {384}
 
 
 def test_shots_and_tempo_come_out_right(built) -> None:
