@@ -1,9 +1,11 @@
-"""Video analyzer: cuts at known frames, keyframes, features, errors, streaming borders."""
+"""Video analyzer: cuts, fades and dissolves at known frames, keyframes, features, errors,
+streaming borders."""
 
 from __future__ import annotations
 
 import itertools
 import re
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,10 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dataflux_pipeline.analyzers import video, video_scan, visual
 from dataflux_pipeline.analyzers.base import AnalysisError, MediaItem
 from dataflux_pipeline.analyzers.shots import ShotDetector
 from dataflux_pipeline.analyzers.video import VideoAnalyzer
-from dataflux_pipeline.samples import Shot, write_video
+from dataflux_pipeline.samples import Shot, Transition, TrueBoundary, write_edit, write_video
 from dataflux_pipeline.schemas import FEATURES_VIDEO
 from dataflux_pipeline.settings import Settings
 
@@ -85,7 +88,7 @@ def test_analyze_writes_keyframes_features_and_metadata(clip, tmp_path):
     assert len(rows) == len(shots)
     assert all(set(r) == set(FEATURES_VIDEO.names) for r in rows)
     assert [r["segment_id"] for r in rows] == [s.segment_id for s in shots]
-    assert rows[0]["analyzer"] == "video" and rows[0]["analyzer_version"] == "1.0.0"
+    assert rows[0]["analyzer"] == "video" and rows[0]["analyzer_version"] == VideoAnalyzer.version
     assert rows[2]["brightness"] > 0.6 > 0.15 > rows[1]["brightness"]
     assert rows[0]["colourfulness"] > 40 > rows[1]["colourfulness"]
     for row, spec in zip(rows, SHOTS, strict=True):
@@ -227,3 +230,97 @@ def test_detector_ignores_motion_and_counts_a_fade_once():
         assert _detect(a, chunk) == []  # a steady pan is not a cut
         assert _detect(faded, chunk) == [73]  # first visible frame after the black
         assert _detect(np.concatenate([a[:44], a[44:] * ramp, b]), chunk) == [60]
+
+
+def test_detector_finds_a_dissolve_between_pans_once():
+    a = _pan((120, 100, 80), 80, 2, 1)
+    b = _pan((60, 150, 170), 80, 1, 2)
+    w = np.linspace(0, 1, 22)[1:-1, None, None, None]  # 20 mixed frames
+    mixed = np.concatenate([a[:60], a[60:] * (1 - w) + b[:20] * w, b[20:]])
+    for chunk in (7, 64, 500):
+        (found,) = _detect(mixed, chunk)
+        assert 60 <= found < 80, found
+
+
+EDIT_SHOTS = [70, 60, 70, 60, 80, 70, 90, 60]
+EDIT = [
+    Transition("fade_out", 12),  # fade to black, then the next shot cuts in
+    Transition("fade_in", 14, 4),  # cut to black, fade in from black
+    Transition("dissolve", 8),
+    Transition("fade", 10, 3),  # out, black, in
+    Transition("dissolve", 20),
+    Transition("cut"),
+    Transition("dissolve", 36),
+]
+
+
+@pytest.fixture(scope="module")
+def edit(tmp_path_factory) -> tuple[Path, list[TrueBoundary]]:
+    path = tmp_path_factory.mktemp("edit") / "edit.mp4"
+    return path, write_edit(path, EDIT_SHOTS, EDIT, size=(160, 90), seed=5)
+
+
+def test_fades_and_dissolves_are_found_once_within_their_length(edit, tmp_path):
+    path, truth = edit
+    scan = analyzer(tmp_path).scan(path)
+    assert len(scan.boundaries) == len(truth), scan.boundaries
+    for found, true in zip(scan.boundaries, truth, strict=True):
+        assert true.start - 1 <= found.frame <= true.end + 1, (found, true)
+        expected = {"cut": "cut", "dissolve": "dissolve"}.get(true.kind, "fade")
+        assert found.kind == expected, (found, true)
+    shots = analyzer(tmp_path).segment(make_item(path, tmp_path))
+    assert len(shots) == len(EDIT_SHOTS)
+
+
+def test_chunk_and_part_sizes_do_not_change_results(edit, tmp_path, monkeypatch):
+    path, _ = edit
+    scans = [analyzer(tmp_path, video_chunk_frames=n).scan(path) for n in (8, 37, 1024)]
+    monkeypatch.setattr(video_scan, "SEGMENT_BYTES", 2048)  # a part per I-frame
+    scans.append(analyzer(tmp_path).scan(path))
+    assert len(scans[-1].keys) > 3
+    for other in scans[1:]:
+        assert other.boundaries == scans[0].boundaries
+        np.testing.assert_array_equal(other.times, scans[0].times)
+        np.testing.assert_array_equal(other.keys, scans[0].keys)
+        for name in ("brightness", "motion"):
+            np.testing.assert_allclose(getattr(other, name), getattr(scans[0], name), atol=1e-6)
+
+
+def test_keyframes_carry_visual_vectors(edit, tmp_path):
+    path, _ = edit
+    result = analyzer(tmp_path).run(make_item(path, tmp_path))
+    keys = [s for s in result.segments if s.kind == "keyframe"]
+    assert [v.segment_id for v in result.vectors] == [k.segment_id for k in keys]
+    assert {(v.space, v.model, v.model_version) for v in result.vectors} == {
+        ("visual", "dataflux-visual", visual.VERSION)
+    }
+    assert all(len(v.vector) == visual.DIM for v in result.vectors)
+    assert result.metadata["transitions"] == {"cut": 1, "fade": 3, "dissolve": 3}
+
+
+def test_keyframes_picked_during_the_scan_equal_a_separate_pass(edit, tmp_path, monkeypatch):
+    path, _ = edit
+    threads = []
+    pick = video._KeyframePicker.pick
+
+    def spy(self, *args):
+        threads.append(threading.current_thread().name)
+        return pick(self, *args)
+
+    monkeypatch.setattr(video._KeyframePicker, "pick", spy)
+    results = []
+    for name in ("overlapped", "separate"):
+        an, item = (
+            analyzer(tmp_path / name, video_chunk_frames=16),
+            make_item(path, tmp_path / name),
+        )
+        if name == "overlapped":
+            results.append(an.run(item))
+            assert any(t.startswith("keyframes") for t in threads)
+        else:
+            results.append(an.analyze(item, an.segment(item)))
+        thumbs = list((tmp_path / name).rglob("*.jpg"))
+        assert len(thumbs) == len(EDIT_SHOTS)  # nothing left from a shot that changed
+    (a, b) = results
+    assert [s.model_dump() for s in a.segments] == [s.model_dump() for s in b.segments]
+    assert a.vectors == b.vectors and a.features == b.features

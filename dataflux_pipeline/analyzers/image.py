@@ -1,4 +1,8 @@
-"""Still images: size, EXIF, colours, sharpness and a perceptual hash for near-duplicates."""
+"""Still images: size, EXIF, colours, sharpness, a perceptual hash and a visual descriptor.
+
+The perceptual hash finds exact-content copies cheaply; the descriptor (see `visual`) is
+stored as a vector in the `visual` space, so similar-looking images are found by search.
+"""
 
 from __future__ import annotations
 
@@ -14,31 +18,15 @@ from dataflux_pipeline.analyzers.base import (
     MediaItem,
     Segment,
 )
+from dataflux_pipeline.analyzers.visual import dominant_colours, laplacian_variance, visual_vector
 from dataflux_pipeline.settings import Settings, get_settings
 
-
-def dominant_colours(rgb: np.ndarray, k: int = 3) -> list[str]:
-    """The most frequent colours after quantizing each channel to 8 levels."""
-    q = (rgb.reshape(-1, 3) // 32).astype(np.int32)
-    codes = q[:, 0] * 64 + q[:, 1] * 8 + q[:, 2]
-    counts = np.bincount(codes, minlength=512)
-    top = [c for c in np.argsort(-counts)[:k] if counts[c] > 0]
-    return [
-        "#{:02x}{:02x}{:02x}".format(*(int(v) * 32 + 16 for v in (c // 64, c // 8 % 8, c % 8)))
-        for c in top
-    ]
-
-
-def laplacian_variance(gray: np.ndarray) -> float:
-    """Variance of the 4-neighbour Laplacian: higher means sharper."""
-    g = gray.astype(np.float32)
-    lap = -4 * g[1:-1, 1:-1] + g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:]
-    return float(lap.var()) if lap.size else 0.0
+_WORK_SIDE = 256  # colours, sharpness and the descriptor are computed at this size
 
 
 class ImageAnalyzer(Analyzer):
     name = "image"
-    version = "1.0.0"
+    version = "1.1.0"
     media_type = "image"
     supported_mime_types: ClassVar[frozenset[str]] = frozenset(
         {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"}
@@ -65,9 +53,8 @@ class ImageAnalyzer(Analyzer):
             raise AnalysisError(f"could not decode image: {exc}") from exc
         width, height = img.size
         small = img.copy()
-        small.thumbnail((256, 256))
+        small.thumbnail((_WORK_SIDE, _WORK_SIDE))
         rgb = np.asarray(small)
-        gray = np.asarray(small.convert("L"))
         seg = segments[0]
         target, rel = item.thumbnail("image.jpg")
         thumb = img.copy()
@@ -81,9 +68,10 @@ class ImageAnalyzer(Analyzer):
             "height": height,
             "exif": json.dumps(exif, sort_keys=True),
             "dominant_colours": dominant_colours(rgb),
-            "sharpness": laplacian_variance(gray),
-            "phash": str(imagehash.phash(img)),
+            "sharpness": laplacian_variance(rgb),
+            "phash": str(imagehash.phash(small)),
         }
         result = AnalysisResult(segments=[seg], width=width, height=height, metadata={"exif": exif})
         result.add_features("features_image", [self.stamp(row)])
+        result.vectors.append(visual_vector(seg, rgb))
         return result
