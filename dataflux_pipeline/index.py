@@ -1,11 +1,20 @@
 """The LanceDB search index: one table per embedding space, rows keyed by segment_id.
 
-Writes are merge-inserts on segment_id plus a delete of the segments a re-analysis no
-longer produces, so re-running a partition replaces rows instead of duplicating them."""
+A write is one merge-insert that also deletes the segments a re-analysis no longer
+produces, so a batch lands as one table version: a reader sees the index before the
+batch or after it, never half of it. Tables with text get a full-text (BM25) index as
+soon as they have rows; the ANN index waits for a size threshold (below it a flat scan
+is exact and fast enough). Existing indexes are refreshed after every write."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +22,8 @@ from typing import Any
 import pyarrow as pa
 
 from dataflux_pipeline.storage import is_remote, lance_options
+
+log = logging.getLogger(__name__)
 
 INDEX_COLUMNS = [
     pa.field("segment_id", pa.string(), nullable=False),
@@ -28,6 +39,9 @@ INDEX_COLUMNS = [
     pa.field("model", pa.string()),
     pa.field("model_version", pa.string()),
 ]
+RESULT_COLUMNS = [f.name for f in INDEX_COLUMNS if f.name not in ("model", "model_version")]
+ANN_TYPES = ("IVF_PQ", "IVF_HNSW_SQ")
+SCALAR_COLUMNS = ("segment_id", "asset_id")
 
 
 def index_schema(dim: int) -> pa.Schema:
@@ -38,75 +52,356 @@ def table_name(space: str) -> str:
     return f"segments_{space}"
 
 
-def _quote(values: Sequence[str]) -> str:
+def quote(values: Sequence[str]) -> str:
+    """A SQL IN-list body; ids come from requests, so quotes are escaped."""
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
+@dataclass(frozen=True)
+class IndexTuning:
+    """Index build thresholds and query knobs (see Settings for what each one means)."""
+
+    ann_index_type: str = "IVF_HNSW_SQ"
+    ann_min_rows: int = 100_000
+    fts_min_rows: int = 1
+    nprobes: int = 10
+    refine_factor: int = 0
+    ef: int = 400
+    keep_versions_s: float = 3600.0
+
+    @classmethod
+    def from_settings(cls, settings=None) -> IndexTuning:
+        from dataflux_pipeline.settings import Settings
+
+        s = settings or Settings()
+        return cls(
+            ann_index_type=s.ann_index_type,
+            ann_min_rows=s.ann_index_min_rows,
+            fts_min_rows=s.fts_index_min_rows,
+            nprobes=s.ann_nprobes,
+            refine_factor=s.ann_refine_factor,
+            ef=s.ann_ef,
+            keep_versions_s=s.index_keep_versions_s,
+        )
+
+
+@dataclass
+class Probe:
+    """One ranked query on one space: by `vector` (rows get `_distance`, cosine) or by
+    `text` (BM25 over the text column, rows get `_score`)."""
+
+    space: str
+    limit: int
+    vector: Any = None
+    text: str | None = None
+    where: str | None = None
+    columns: Sequence[str] = tuple(RESULT_COLUMNS)
+
+
+def _sub_vectors(dim: int) -> int:
+    """PQ sub-vectors: 8 dimensions each where the dimension allows, else a divisor of it."""
+    for n in range(max(1, dim // 8), 0, -1):
+        if dim % n == 0:
+            return n
+    return 1
+
+
+def ann_config(kind: str, rows: int, dim: int):
+    from lancedb.index import HnswSq, IvfPq
+
+    if kind == "IVF_PQ":
+        return IvfPq(
+            distance_type="cosine",
+            num_partitions=max(1, int(math.sqrt(rows))),
+            num_sub_vectors=_sub_vectors(dim),
+        )
+    if kind == "IVF_HNSW_SQ":
+        # sqrt(rows) partitions (the default); m/ef_construction below the defaults (20/300)
+        # halve the build: 1M rows in 381 s on 2 cores, recall@10 0.96 at ef 400 (bench).
+        return HnswSq(distance_type="cosine", m=16, ef_construction=150)
+    raise ValueError(f"unknown ANN index type {kind!r}; expected one of {ANN_TYPES}")
+
+
 class SearchIndex:
-    def __init__(self, uri: str | Path, refresh_seconds: float | None = None) -> None:
-        """`refresh_seconds` makes readers see new table versions that often (the service)."""
+    def __init__(
+        self,
+        uri: str | Path,
+        refresh_seconds: float | None = None,
+        tuning: IndexTuning | None = None,
+    ) -> None:
+        """`refresh_seconds` makes readers see new table versions that often (the service);
+        open tables and the list of spaces are cached for as long."""
         import lancedb
 
         self.uri = str(uri)
+        self.refresh_seconds = refresh_seconds
+        self.tuning = tuning or IndexTuning.from_settings()
         interval = None if refresh_seconds is None else timedelta(seconds=refresh_seconds)
         options = lance_options() if is_remote(self.uri) else None
         self.db = lancedb.connect(
             self.uri, read_consistency_interval=interval, storage_options=options
         )
+        self._tables: dict[str, Any] = {}
+        self._spaces: tuple[float, list[str]] = (-math.inf, [])
+        self._info: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    # ---- reading -------------------------------------------------------------------
+    def _fresh(self, stamp: float) -> bool:
+        ttl = self.refresh_seconds
+        return ttl is not None and time.monotonic() - stamp < ttl
 
     def spaces(self) -> list[str]:
+        stamp, cached = self._spaces
+        if self._fresh(stamp):
+            return cached
         names = self.db.list_tables()
         names = getattr(names, "tables", names)
-        return sorted(n.removeprefix("segments_") for n in names if n.startswith("segments_"))
+        found = sorted(n.removeprefix("segments_") for n in names if n.startswith("segments_"))
+        for gone in set(self._tables) - set(found):  # dropped by another process
+            self._tables.pop(gone, None)
+        self._spaces = (time.monotonic(), found)
+        return found
 
     def table(self, space: str):
-        return self.db.open_table(table_name(space))
+        tbl = self._tables.get(space)
+        if tbl is None:
+            tbl = self._tables[space] = self.db.open_table(table_name(space))
+        return tbl
 
-    def upsert(self, space: str, rows: list[dict[str, Any]], asset_ids: Sequence[str]) -> int:
-        """Make the index hold exactly `rows` for `asset_ids` in this space."""
-        if not rows and space not in self.spaces():
-            return 0
-        dim = len(rows[0]["vector"]) if rows else None
-        if space not in self.spaces():
-            self.db.create_table(table_name(space), schema=index_schema(dim))
-        tbl = self.table(space)
-        if rows:
-            data = pa.Table.from_pylist(rows, schema=tbl.schema)
-            (
-                tbl.merge_insert("segment_id")
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .execute(data)
-            )
-        self._delete_stale(tbl, {r["segment_id"] for r in rows}, asset_ids)
-        return len(rows)
-
-    def _delete_stale(self, tbl, keep: set[str], asset_ids: Sequence[str]) -> None:
-        for start in range(0, len(asset_ids), 200):
-            where = f"asset_id IN ({_quote(asset_ids[start : start + 200])})"
-            present = tbl.search().where(where).select(["segment_id"]).limit(None).to_arrow()
-            stale = sorted(set(present["segment_id"].to_pylist()) - keep)
-            for s in range(0, len(stale), 500):
-                tbl.delete(f"segment_id IN ({_quote(stale[s : s + 500])})")
+    def forget(self, space: str | None = None) -> None:
+        """Drop cached handles (a table was created or replaced by another process)."""
+        if space is None:
+            self._tables.clear()
+        else:
+            self._tables.pop(space, None)
+        self._spaces = (-math.inf, [])
+        self._info.clear()
 
     def count(self, space: str) -> int:
         return self.table(space).count_rows() if space in self.spaces() else 0
 
-    def search(
-        self, space: str, vector, limit: int, where: str | None = None
+    def info(self, space: str) -> dict[str, Any]:
+        """Version, row count, dimension and index types of one space (cached like spaces)."""
+        stamp, cached = self._info.get(space, (-math.inf, {}))
+        if self._fresh(stamp):
+            return cached
+        tbl = self.table(space)
+        indices = [
+            {"name": i.name, "type": i.index_type, "columns": list(i.columns)}
+            for i in tbl.list_indices()
+        ]
+        info = {
+            "version": tbl.version,
+            "rows": tbl.count_rows(),
+            "dim": tbl.schema.field("vector").type.list_size,
+            "indices": indices,
+            "fts": any(i["type"] in ("FTS", "INVERTED") for i in indices),
+            "ann": next((i["type"] for i in indices if i["columns"] == ["vector"]), None),
+        }
+        self._info[space] = (time.monotonic(), info)
+        return info
+
+    def submit(self, probes: Sequence[Probe]) -> Future:
+        """Start `probes` now, side by side, in one trip to LanceDB's event loop (each sync
+        call is several trips); `.result()` is a list of row lists, one per probe."""
+        from lancedb.background_loop import LOOP
+
+        handles = [(p, self.table(p.space)) for p in probes]
+
+        async def run_all():
+            return await asyncio.gather(*(self._run(p, tbl) for p, tbl in handles))
+
+        return asyncio.run_coroutine_threadsafe(run_all(), LOOP.loop)
+
+    def run(self, probes: Sequence[Probe]) -> list[list[dict[str, Any]]]:
+        return self.submit(probes).result() if probes else []
+
+    async def _run(self, p: Probe, tbl) -> list[dict[str, Any]]:
+        query = tbl._table.query()  # the AsyncTable under the sync handle
+        if p.text is not None:
+            query = query.nearest_to_text(p.text, columns="text").select([*p.columns, "_score"])
+        else:
+            t = self.tuning
+            query = (
+                query.nearest_to(p.vector)
+                .column("vector")
+                .distance_type("cosine")
+                .nprobes(t.nprobes)
+                .ef(max(t.ef, p.limit))
+                .select([*p.columns, "_distance"])
+            )
+            if t.refine_factor:
+                query = query.refine_factor(t.refine_factor)
+        query = query.limit(p.limit)
+        if p.where:
+            query = query.where(p.where)
+        return (await query.to_arrow()).to_pylist()
+
+    def vector_search(
+        self,
+        space: str,
+        vector,
+        limit: int,
+        where: str | None = None,
+        columns: Sequence[str] = RESULT_COLUMNS,
     ) -> list[dict[str, Any]]:
+        """Nearest segments by cosine distance (`_distance`); exact below the ANN threshold."""
         if space not in self.spaces():
             return []
-        query = self.table(space).search(vector).distance_type("cosine").limit(limit)
-        if where:
-            query = query.where(where, prefilter=True)
-        return query.to_list()
+        return self.run([Probe(space, limit, vector=vector, where=where, columns=columns)])[0]
+
+    def search(self, space: str, vector, limit: int, where: str | None = None):
+        return self.vector_search(space, vector, limit, where)
+
+    def text_search(
+        self,
+        space: str,
+        text: str,
+        limit: int,
+        where: str | None = None,
+        columns: Sequence[str] = RESULT_COLUMNS,
+    ) -> list[dict[str, Any]]:
+        """BM25 over segment text (`_score`); [] where the space has no full-text index."""
+        if space not in self.spaces() or not self.info(space)["fts"]:
+            return []
+        return self.run([Probe(space, limit, text=text, where=where, columns=columns)])[0]
+
+    def tokenize(self, space: str, text: str) -> list[str]:
+        """`text` as the space's full-text index sees it (stemmed, stop words dropped)."""
+        return [t.text for t in self.table(space).tokenize(text, column="text")]
+
+    def vectors(self, space: str, where: str, limit: int = 64) -> list[dict[str, Any]]:
+        """Rows with their vectors, e.g. the segments of one asset (for similar-item search)."""
+        if space not in self.spaces():
+            return []
+        query = self.table(space).search().where(where).select([*RESULT_COLUMNS, "vector"])
+        return query.limit(limit).to_arrow().to_pylist()
 
     def get(self, segment_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for space in self.spaces():
-            tbl = self.table(space)
-            rows = tbl.search().where(f"segment_id IN ({_quote(segment_ids)})").limit(None)
-            for row in rows.to_list():
-                found.setdefault(row["segment_id"], row)
+            rows = self.vectors(space, f"segment_id IN ({quote(segment_ids)})", len(segment_ids))
+            for row in rows:
+                found.setdefault(row["segment_id"], row | {"space": space})
         return found
+
+    # ---- writing -------------------------------------------------------------------
+    def upsert(
+        self, space: str, rows: list[dict[str, Any]] | pa.Table, asset_ids: Sequence[str]
+    ) -> int:
+        """Make the index hold exactly `rows` for `asset_ids` in this space, in one commit."""
+        n = rows.num_rows if isinstance(rows, pa.Table) else len(rows)
+        if not n and space not in self.spaces():
+            return 0
+        if space not in self.spaces():
+            dim = _dim(rows)
+            self.db.create_table(table_name(space), schema=index_schema(dim), exist_ok=True)
+            self.forget(space)
+        tbl = self.table(space)
+        if asset_ids and not n:
+            where = f"asset_id IN ({quote(asset_ids)})"
+            if not tbl.count_rows(where):
+                return 0
+            tbl.delete(where)
+        elif n:
+            data = _as_table(rows, tbl.schema)
+            builder = (
+                tbl.merge_insert("segment_id")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+            )
+            if asset_ids:
+                builder = builder.when_not_matched_by_source_delete(
+                    f"asset_id IN ({quote(asset_ids)})"
+                )
+            builder.execute(data)
+        else:
+            return 0
+        self.refresh(space)
+        return n
+
+    def refresh(self, space: str) -> list[str]:
+        """After a write: build the full-text index once text is there, fold new rows into
+        existing indexes (and compact) otherwise. Returns what it did."""
+        tbl = self.table(space)
+        self._info.pop(space, None)
+        done = []
+        if self._wants_fts(space):
+            self.create_fts(space)
+            done.append("fts")
+        elif tbl.list_indices():
+            self.optimize(space)
+            done.append("optimize")
+        return done
+
+    def _wants_fts(self, space: str) -> bool:
+        if self.info(space)["fts"]:
+            return False
+        with_text = self.table(space).count_rows("text IS NOT NULL")
+        return with_text >= max(1, self.tuning.fts_min_rows)
+
+    def create_fts(self, space: str) -> None:
+        from lancedb.index import FTS
+
+        self.table(space).create_index("text", config=FTS(), replace=True)
+        self._info.pop(space, None)
+
+    def create_ann(self, space: str, kind: str | None = None) -> dict[str, Any]:
+        """Train the ANN index (and scalar indexes on the keys); returns what it built."""
+        kind = kind or self.tuning.ann_index_type
+        tbl = self.table(space)
+        rows = tbl.count_rows()
+        dim = tbl.schema.field("vector").type.list_size
+        t0 = time.perf_counter()
+        tbl.create_index("vector", config=ann_config(kind, rows, dim), replace=True)
+        seconds = time.perf_counter() - t0
+        self.create_scalar(space)
+        self._info.pop(space, None)
+        log.info("built %s on %s (%d rows) in %.1fs", kind, space, rows, seconds)
+        return {"type": kind, "rows": rows, "seconds": round(seconds, 2)}
+
+    def create_scalar(self, space: str) -> None:
+        from lancedb.index import BTree
+
+        tbl = self.table(space)
+        have = {c for i in tbl.list_indices() for c in i.columns}
+        for column in SCALAR_COLUMNS:
+            if column not in have:
+                tbl.create_index(column, config=BTree(), replace=True)
+
+    def ensure_indexes(self, space: str) -> dict[str, Any]:
+        """Indexes a space should have at its size: full-text once it has text, ANN and
+        scalar key indexes past `ann_min_rows`. Idempotent."""
+        built: dict[str, Any] = {}
+        if self._wants_fts(space):
+            t0 = time.perf_counter()
+            self.create_fts(space)
+            built["fts_seconds"] = round(time.perf_counter() - t0, 2)
+        info = self.info(space)
+        if info["rows"] >= self.tuning.ann_min_rows and info["ann"] is None:
+            built["ann"] = self.create_ann(space)
+        return built
+
+    def optimize(self, space: str) -> None:
+        """Compact small fragments, fold new rows into the indexes, drop versions older than
+        `keep_versions_s` (long enough for any reader still on an older version)."""
+        keep = timedelta(seconds=self.tuning.keep_versions_s)
+        self.table(space).optimize(cleanup_older_than=keep)
+        self._info.pop(space, None)
+
+
+def _dim(rows: list[dict[str, Any]] | pa.Table) -> int:
+    if isinstance(rows, pa.Table):
+        vectors = rows.column("vector")
+        return len(vectors[0].as_py())
+    return len(rows[0]["vector"])
+
+
+def _as_table(rows: list[dict[str, Any]] | pa.Table, schema: pa.Schema) -> pa.Table:
+    """Rows in the table's schema; columns a writer does not have are null."""
+    if not isinstance(rows, pa.Table):
+        return pa.Table.from_pylist(rows, schema=schema)
+    for f in schema:
+        if f.name not in rows.column_names:
+            rows = rows.append_column(f.name, pa.nulls(rows.num_rows, f.type))
+    return rows.select(schema.names).cast(schema)

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
         50 * 1024**2, ge=1, description="Largest file for POST /search/by-file."
     )
     query_cache_size: int = Field(4096, ge=0, description="Query embeddings kept (LRU).")
+    result_cache_size: int = Field(
+        1024, ge=0, description="Search responses kept per index version (LRU)."
+    )
     index_refresh_s: float = Field(
         1.0, ge=0, description="How often the service looks for new index versions."
     )
@@ -101,13 +104,21 @@ class Settings(BaseSettings):
     fts_index_min_rows: int = Field(
         1, ge=1, description="A space gets its full-text index at this many rows with text."
     )
-    ann_nprobes: int = Field(20, ge=1, description="IVF partitions searched per query.")
-    ann_refine_factor: int = Field(5, ge=1, description="ANN candidates re-ranked exactly, x k.")
-    ann_ef: int = Field(100, ge=1, description="HNSW search breadth.")
+    ann_nprobes: int = Field(10, ge=1, description="IVF partitions searched per query.")
+    ann_refine_factor: int = Field(
+        0, ge=0, description="Re-rank k x this ANN candidates exactly (0: off; IVF_PQ needs 20)."
+    )
+    ann_ef: int = Field(400, ge=1, description="HNSW search breadth.")
     index_keep_versions_s: float = Field(
         3600.0, ge=0, description="Index versions younger than this survive optimize."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    query_encoder_bf16: bool = Field(
+        True, description="Queries through a bf16 TorchScript copy of the text model (CPU)."
+    )
+    api_torch_threads: int = Field(
+        1, ge=0, description="Torch threads in the service (0: torch's default)."
+    )
 
     @field_validator("home", "landing_dir")
     @classmethod

@@ -2,7 +2,7 @@
 
 Usage: python -m tests.fault_driver DATAFLUX_HOME PARTITION KILL_AT, with DAGSTER_HOME set.
 KILL_AT is a table name (killed after its temp file is written, before the rename) or
-`index` (killed after the LanceDB merge-insert, before stale rows are deleted)."""
+`index` (killed after the LanceDB merge-insert commits, before its indexes are refreshed)."""
 
 import os
 import signal
@@ -23,7 +23,7 @@ def die(*_args, **_kwargs):
 
 def main(home: str, partition: str, kill_at: str) -> None:
     if kill_at == "index":
-        index.SearchIndex._delete_stale = die
+        index.SearchIndex.refresh = die
     else:
         real_write, real_replace = tables.TableStore.write, os.replace
 

@@ -21,12 +21,13 @@ from dataflux_pipeline.settings import Settings
 
 pytestmark = pytest.mark.slow
 CASES = 200
+KEY = "fuzz-key"
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory) -> Iterator[schemathesis.BaseSchema]:
     root = tmp_path_factory.mktemp("fuzz")
-    config = Settings(home=root / "data", settle_seconds=0.0)
+    config = Settings(home=root / "data", settle_seconds=0.0, api_keys={KEY: ["search", "upload"]})
     config.landing.mkdir(parents=True)
     (config.landing / "bread.md").write_text(RECIPE_MD)
     write_image(config.landing / "beach.jpg", (230, 120, 40))
@@ -46,8 +47,11 @@ def api(tmp_path_factory) -> Iterator[schemathesis.BaseSchema]:
 
 def test_no_server_errors_and_responses_match_schema(api) -> None:
     """Every operation, CASES generated requests each; failures are collected, not fatal,
-    so one run reports every broken endpoint."""
+    so one run reports every broken endpoint. Not checked: that every schema-valid body is
+    accepted, because some rules (a range's min <= max) are not expressible in the schema
+    and are rightly answered 422."""
     from hypothesis import given
+    from schemathesis.specs.openapi.checks import positive_data_acceptance  # see below
 
     failures: dict[str, str] = {}
     operations = [result.ok() for result in api.get_all_operations()]
@@ -63,7 +67,9 @@ def test_no_server_errors_and_responses_match_schema(api) -> None:
             database=None,
         )
         def check(case) -> None:
-            case.call_and_validate(timeout=60)
+            case.call_and_validate(
+                headers={"X-API-Key": KEY}, timeout=60, excluded_checks=[positive_data_acceptance]
+            )
 
         try:
             check()

@@ -1,99 +1,96 @@
-"""The FastAPI app. It reads the catalog and never writes the pipeline's tables."""
+"""The FastAPI app. It reads the catalog and the index and never writes the pipeline's
+tables; uploads go to the landing folder, where the sensor takes them."""
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
+from http import HTTPStatus
 
-import polars as pl
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dataflux_pipeline import __version__
-from dataflux_pipeline.serving.schemas import AssetDetail, Health, SearchRequest, SearchResponse
+from dataflux_pipeline.serving import routes_assets, routes_ops, routes_search
+from dataflux_pipeline.serving.metrics import Metrics
 from dataflux_pipeline.serving.search import Searcher
+from dataflux_pipeline.serving.state import Service
 from dataflux_pipeline.settings import Settings, get_settings
-from dataflux_pipeline.tables import TableStore
 
-ASSET_ID = re.compile(r"^(?:[0-9a-f]{64}|unreadable-[0-9a-f]{48})$")
-SEGMENT_ID = re.compile(r"^(?:[0-9a-f]{64}|unreadable-[0-9a-f]{48}):[a-z_]{1,32}:\d{1,9}$")
+log = logging.getLogger(__name__)
 
 
-def _lookup(tables: TableStore, table: str, column: str, value: str) -> pl.DataFrame:
-    if not tables.files(table):
-        return pl.DataFrame()
-    return tables.scan(table).filter(pl.col(column) == value).collect()
+def _error(status: int, detail, headers=None) -> JSONResponse:
+    try:
+        phrase = HTTPStatus(status).phrase.lower().replace(" ", "_")
+    except ValueError:
+        phrase = "error"
+    return JSONResponse({"error": phrase, "detail": detail}, status_code=status, headers=headers)
 
 
-def _check(pattern: re.Pattern, value: str, what: str) -> None:
-    if not pattern.match(value):
-        raise HTTPException(422, f"{what} {value[:80]!r} is not a valid id")
+def install_errors(app: FastAPI) -> None:
+    """Every error is JSON: {"error": <status phrase>, "detail": <message or field errors>}."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail
+        if exc.status_code == 422 and isinstance(detail, str):
+            # the OpenAPI documents 422 as a list of field errors; keep every 422 that shape
+            detail = [{"loc": ["body"], "msg": detail, "type": "value_error"}]
+        return _error(exc.status_code, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: e.get(k) for k in ("loc", "msg", "type")} for e in exc.errors()]
+        return _error(422, errors)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return _error(500, f"internal error: {type(exc).__name__}")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     searcher = Searcher(settings)
-    tables = TableStore(settings.tables)
-    thumbnails = (settings.store / "thumbnails").resolve()
+    svc = Service(settings=settings, searcher=searcher, metrics=Metrics(searcher.index))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.api_torch_threads:
+            import torch
+
+            # Requests run side by side: one thread each beats them fighting over cores.
+            torch.set_num_threads(settings.api_torch_threads)
         searcher.query_vectors("warm-up")  # load the models before the first request
+        searcher.catalog.snapshot()
         yield
 
     app = FastAPI(
         title="DataFlux search",
         version=__version__,
-        description="Search a media catalog built by the DataFlux pipeline.",
+        description="Search a media catalog built by the DataFlux pipeline. With API keys "
+        "configured (DATAFLUX_API_KEYS), send one as `X-API-Key`; /health is always open.",
         lifespan=lifespan,
     )
-
-    @app.post("/search", response_model=SearchResponse)
-    def search(req: SearchRequest) -> SearchResponse:
-        """Text query over every segment; hits grouped per asset, best segments first."""
-        return searcher.search(req)
-
-    @app.get("/assets/{asset_id}", response_model=AssetDetail)
-    def get_asset(asset_id: str) -> AssetDetail:
-        _check(ASSET_ID, asset_id, "asset id")
-        rows = _lookup(tables, "assets", "asset_id", asset_id)
-        if rows.is_empty():
-            raise HTTPException(404, f"asset {asset_id} not found")
-        rows = rows.sort(pl.col("status") == "duplicate")
-        uris = list(dict.fromkeys(u for lst in rows["uris"].to_list() for u in lst or []))
-        segments = _lookup(tables, "segments", "asset_id", asset_id)
-        if not segments.is_empty():
-            segments = segments.sort("kind", "index")
-        return AssetDetail(asset=rows.row(0, named=True), uris=uris, segments=segments.to_dicts())
-
-    @app.get("/segments/{segment_id}")
-    def get_segment(segment_id: str) -> dict:
-        _check(SEGMENT_ID, segment_id, "segment id")
-        rows = _lookup(tables, "segments", "segment_id", segment_id)
-        if rows.is_empty():
-            raise HTTPException(404, f"segment {segment_id} not found")
-        return rows.row(0, named=True)
-
-    @app.get("/thumbnails/{path:path}")
-    def get_thumbnail(path: str) -> FileResponse:
-        target = (thumbnails / path).resolve()
-        if not target.is_relative_to(thumbnails) or target.suffix.lower() not in (".jpg", ".webp"):
-            raise HTTPException(400, "thumbnail path must stay inside the thumbnail store")
-        if not target.is_file():
-            raise HTTPException(404, "thumbnail not found")
-        return FileResponse(target)
-
-    @app.get("/health", response_model=Health)
-    def health() -> Health:
-        index = searcher.index
-        rows = {space: index.count(space) for space in index.spaces()}
-        n_assets = (
-            tables.scan("assets").select(pl.len()).collect().item() if tables.files("assets") else 0
-        )
-        return Health(status="ok", index_rows=rows, assets=n_assets)
-
+    install_errors(app)
+    app.include_router(routes_search.router)
+    app.include_router(routes_assets.router)
+    app.include_router(routes_assets.upload_router)
+    app.include_router(routes_ops.router)
     app.state.settings = settings
-    app.state.thumbnails = Path(thumbnails)
+    app.state.service = svc
+    app.state.thumbnails = svc.thumbnails
+    app.add_middleware(_MetricsMiddleware, metrics=svc.metrics)
     return app
+
+
+class _MetricsMiddleware:
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app = metrics.middleware(app)
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.app(scope, receive, send)

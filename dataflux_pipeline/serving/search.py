@@ -1,23 +1,61 @@
-"""Query-time search: embed the query, search each text-compatible space, group by asset."""
+"""Query-time search: BM25 over segment text and a vector search in every text-compatible
+space (MiniLM, and CLIP's text tower when configured), fused by rank, grouped per asset."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
-from dataflux_pipeline.index import SearchIndex
-from dataflux_pipeline.serving.schemas import AssetHit, SearchRequest, SearchResponse, SegmentHit
-from dataflux_pipeline.settings import Settings
+import numpy as np
 
-SEGMENTS_PER_ASSET = 3
+from dataflux_pipeline.index import IndexTuning, Probe, SearchIndex, quote
+from dataflux_pipeline.serving.catalog import Catalog, asset_metadata
+from dataflux_pipeline.serving.fusion import (
+    Group,
+    Leg,
+    coverage,
+    fuse,
+    query_terms,
+    segment_hit,
+    term_pattern,
+)
+from dataflux_pipeline.serving.schemas import AssetHit, Filters, SearchRequest, SearchResponse
+from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.tables import TableStore
+
+log = logging.getLogger(__name__)
+PREFILTER_MAX_ASSETS = 1000  # more allowed assets than this: filter after the search instead
+
+
+class EmptyResult(Exception):
+    """The filters exclude every asset; answer with no hits without searching."""
 
 
 class Searcher:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        index: SearchIndex | None = None,
+        catalog: Catalog | None = None,
+    ) -> None:
         self.settings = settings
-        self.index = SearchIndex(settings.lancedb, refresh_seconds=1.0)
+        self.index = index or SearchIndex(
+            settings.lancedb,
+            refresh_seconds=settings.index_refresh_s,
+            tuning=IndexTuning.from_settings(settings),
+        )
+        self.catalog = catalog or Catalog(TableStore(settings.tables), settings.index_refresh_s)
+        size = settings.query_cache_size
+        self._embed_cached = lru_cache(maxsize=size)(self._embed) if size else self._embed
+        self._results: OrderedDict[tuple, SearchResponse] = OrderedDict()
+        self._results_lock = threading.Lock()
 
+    # ---- models ----------------------------------------------------------------------
     def text_model(self):
         from dataflux_pipeline.models.text import load_text_embedder
 
@@ -30,52 +68,154 @@ class Searcher:
 
         return load_clip_embedder(self.settings.clip_model, self.settings.device)
 
-    def query_vectors(self, query: str) -> dict[str, Any]:
-        vectors = {"text": self.text_model().encode([query])[0]}
+    def text_encoders(self) -> dict[str, Callable[[list[str]], np.ndarray]]:
+        """Embedding spaces a text query can be put into, with the function that does it."""
+        from dataflux_pipeline.serving.encoder import query_encoder
+
+        s = self.settings
+        encoders = {"text": query_encoder(s.text_model, s.device, s.query_encoder_bf16).encode}
         clip = self.clip_model()
         if clip is not None:
-            vectors["clip"] = clip.encode_texts([query])[0]
-        return vectors
+            encoders["clip"] = clip.encode_texts
+        return encoders
+
+    def _embed(self, space: str, query: str) -> np.ndarray:
+        vector = self.text_encoders()[space]([query])[0]
+        vector.setflags(write=False)  # shared through the cache
+        return vector
+
+    def embed(self, space: str, query: str) -> np.ndarray:
+        return self._embed_cached(space, " ".join(query.split()))
+
+    def query_vectors(self, query: str) -> dict[str, np.ndarray]:
+        return {space: self.embed(space, query) for space in self.text_encoders()}
+
+    # ---- search ----------------------------------------------------------------------
+    def where(
+        self, media_types: list[str] | None, filters: Filters | None, extra: list[str] = ()
+    ) -> tuple[str | None, set[str] | None]:
+        """The index prefilter, and the allowed assets left to check after the search."""
+        clauses = list(extra)
+        if media_types:
+            clauses.append(f"media_type IN ({quote(media_types)})")
+        if filters is not None and filters.kinds:
+            clauses.append(f"kind IN ({quote(filters.kinds)})")
+        allowed = self.catalog.matching(filters)
+        if allowed is not None and not allowed:
+            raise EmptyResult
+        if allowed is not None and len(allowed) <= PREFILTER_MAX_ASSETS:
+            clauses.append(f"asset_id IN ({quote(sorted(allowed))})")
+            allowed = None
+        return (" AND ".join(f"({c})" for c in clauses) or None), allowed
+
+    def legs(self, req: SearchRequest, where: str | None, k: int) -> list[Leg]:
+        """Full-text probes start first and run while the query is embedded."""
+        spaces = self.index.spaces()
+        fts = []
+        if req.mode in ("hybrid", "text"):
+            fts = [s for s in spaces if self.index.info(s)["fts"]]
+        pending = self.index.submit([Probe(s, k, text=req.query, where=where) for s in fts])
+        vector_spaces, probes = [], []
+        if req.mode in ("hybrid", "vector"):
+            for space in self.text_encoders():
+                if space not in spaces:
+                    continue
+                vector = self.embed(space, req.query)
+                if self.index.info(space)["dim"] != len(vector):
+                    log.warning("space %s holds vectors of another model; skipped", space)
+                    continue
+                vector_spaces.append(space)
+                probes.append(Probe(space, k, vector=vector, where=where))
+        vector_rows = self.index.run(probes)
+        legs = [
+            Leg("bm25", s, rows, self.term_weights(s, req, rows))
+            for s, rows in zip(fts, pending.result(), strict=True)
+        ]
+        return legs + [Leg("vector", s, r) for s, r in zip(vector_spaces, vector_rows, strict=True)]
+
+    def term_weights(self, space: str, req: SearchRequest, rows: list[dict]) -> list[float]:
+        """In hybrid mode a BM25 hit counts by the cube of the share of query terms it holds:
+        one incidental word in common (a paraphrase) must not outvote meaning, while a hit
+        with every term (a name, a code) counts fully. Measured on tests/eval: plain RRF
+        0.820 nDCG@10, linear 0.840, square 0.901, cube 0.931 (vector alone 0.901)."""
+        if req.mode != "hybrid" or not rows:
+            return [1.0] * len(rows)
+        stems = self.index.tokenize(space, req.query)
+        return [coverage(r.get("text"), stems) ** 3 for r in rows]
+
+    def state(self) -> tuple:
+        """What a result depends on besides the request: index and catalog versions."""
+        versions = tuple((s, self.index.info(s)["version"]) for s in self.index.spaces())
+        return versions, self.catalog.snapshot().generation
 
     def search(self, req: SearchRequest) -> SearchResponse:
+        """Cached per request and index/catalog version: a new version is a new key, so
+        popular queries cost a lookup and nothing is served stale past a refresh."""
         t0 = time.perf_counter()
-        where = None
-        if req.media_types:
-            where = "media_type IN ({})".format(", ".join(f"'{m}'" for m in req.media_types))
-        k = min(1000, (req.offset + req.limit) * 20)
-        by_asset: dict[str, list[SegmentHit]] = defaultdict(list)
-        info: dict[str, dict[str, Any]] = {}
-        for space, vector in self.query_vectors(req.query).items():
-            for row in self.index.search(space, vector, k, where):
-                hit = SegmentHit(
-                    segment_id=row["segment_id"],
-                    kind=row["kind"],
-                    score=round(1.0 - float(row["_distance"]), 6),
-                    start_s=row["start_s"],
-                    end_s=row["end_s"],
-                    page=row["page"],
-                    text=row["text"],
-                    thumbnail=row["thumbnail"],
-                    space=space,
-                )
-                by_asset[row["asset_id"]].append(hit)
-                info.setdefault(row["asset_id"], row)
-        results = []
-        for asset_id, hits in by_asset.items():
-            hits.sort(key=lambda h: h.score, reverse=True)
-            row = info[asset_id]
-            thumb = next((h.thumbnail for h in hits if h.thumbnail), None)
-            results.append(
+        key = (req.model_dump_json(), self.state())
+        with self._results_lock:
+            cached = self._results.get(key)
+            if cached is not None:
+                self._results.move_to_end(key)
+        if cached is not None:
+            took = round((time.perf_counter() - t0) * 1000, 3)
+            return cached.model_copy(update={"took_ms": took})
+        resp = self._search(req, t0)
+        if self.settings.result_cache_size:
+            with self._results_lock:
+                self._results[key] = resp
+                while len(self._results) > self.settings.result_cache_size:
+                    self._results.popitem(last=False)
+        return resp
+
+    def _search(self, req: SearchRequest, t0: float) -> SearchResponse:
+        try:
+            where, allowed = self.where(req.media_types, req.filters)
+        except EmptyResult:
+            return SearchResponse(query=req.query, mode=req.mode, results=[], total=0, took_ms=0.0)
+        # Candidates per ranking: 20 covers a first page; every row fetched costs (~0.1 ms
+        # each at 1M rows), so pages further down fetch in proportion.
+        k = min(1000, max(20, (req.offset + req.limit) * 2) * (4 if allowed else 1))
+        legs = self.legs(req, where, k)
+        if allowed is not None:
+            for leg in legs:
+                leg.rows = [r for r in leg.rows if r["asset_id"] in allowed]
+        groups = fuse(legs, self.settings.rrf_k)
+        page = groups[req.offset : req.offset + req.limit]
+        pattern = term_pattern(query_terms(req.query))
+        results = self.hits(page, req.include_segments, req.segments_per_asset, pattern)
+        return SearchResponse(
+            query=req.query,
+            mode=req.mode,
+            results=results,
+            total=len(groups),
+            took_ms=round((time.perf_counter() - t0) * 1000, 3),
+            legs=[leg.name for leg in legs],
+        )
+
+    def hits(self, groups: list[Group], segments: bool, per_asset: int, pattern=None):
+        """Asset hits with catalog metadata; index fields stand in for assets not cataloged."""
+        catalog = self.catalog.rows([g.asset_id for g in groups])
+        thumbs = self.catalog.snapshot().thumbnails
+        out = []
+        for g in groups:
+            best = g.segments[0].row
+            row: dict[str, Any] = catalog.get(g.asset_id) or {}
+            thumb = next((c.row["thumbnail"] for c in g.segments if c.row.get("thumbnail")), None)
+            thumb = thumb or thumbs.get(g.asset_id)
+            out.append(
                 AssetHit(
-                    asset_id=asset_id,
-                    media_type=row["media_type"],
-                    file_name=row["file_name"],
-                    score=hits[0].score,
+                    asset_id=g.asset_id,
+                    media_type=row.get("media_type") or best.get("media_type"),
+                    mime_type=row.get("mime_type"),
+                    file_name=row.get("file_name") or best.get("file_name"),
+                    score=g.score,
                     thumbnail=thumb,
-                    segments=hits[:SEGMENTS_PER_ASSET] if req.include_segments else [],
+                    thumbnail_url=f"/{thumb}" if thumb else None,
+                    metadata=asset_metadata(row) if row else {},
+                    segments=[segment_hit(c, pattern) for c in g.segments[:per_asset]]
+                    if segments
+                    else [],
                 )
             )
-        results.sort(key=lambda r: r.score, reverse=True)
-        page = results[req.offset : req.offset + req.limit]
-        took = (time.perf_counter() - t0) * 1000
-        return SearchResponse(query=req.query, results=page, total=len(results), took_ms=took)
+        return out

@@ -1,0 +1,111 @@
+"""Uploads go to the landing folder, nowhere else: the sensor takes them like any file.
+
+A file is streamed to a hidden temp name inside the landing folder (the sensor skips
+dot-folders), hashed on the way, checked, then renamed to `uploads/<sha256>/<name>`: the
+sensor never sees a partial file, and the folder name lets the API answer `queued` for
+an upload the catalog has not reached yet."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from dataflux_pipeline.catalog import CatalogError, check_type, media_type_of, sniff_mime
+
+UPLOADS = "uploads"
+INCOMING = ".incoming"
+CHUNK = 1 << 20
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+class UploadError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Staged:
+    path: Path
+    sha256: str
+    size: int
+    mime_type: str
+    name: str
+
+
+def safe_name(name: str | None) -> str:
+    """The client's file name without folders or odd characters (it becomes a landing path)."""
+    base = SAFE_NAME.sub("_", Path(name or "").name).strip(" .")
+    if not base:
+        raise UploadError(422, "the upload needs a file name with an extension")
+    return base[:200]
+
+
+def stage(source: BinaryIO, name: str, folder: Path, max_bytes: int) -> Staged:
+    """Copy the upload to a temp file in `folder`, hashing and size-checking as it goes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{uuid.uuid4().hex}.part"
+    sha, size, head = hashlib.sha256(), 0, b""
+    try:
+        with tmp.open("wb") as out:
+            while chunk := source.read(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise UploadError(413, f"file is over the limit of {max_bytes} bytes")
+                if len(head) < 8192:
+                    head += chunk[: 8192 - len(head)]
+                sha.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if size == 0:
+            raise UploadError(422, "file is empty (0 bytes)")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Staged(tmp, sha.hexdigest(), size, sniff_mime(Path(name), head), name)
+
+
+def check(staged: Staged, supported) -> str:
+    """The media type, or UploadError: 415 for what no analyzer reads, 422 for a mismatch."""
+    try:
+        check_type(Path(staged.name), staged.mime_type)
+    except CatalogError as exc:
+        raise UploadError(422, str(exc)) from exc
+    media = supported(staged.mime_type) or None
+    if media is None or media_type_of(staged.mime_type) is None:
+        raise UploadError(415, f"unsupported file type {staged.mime_type}")
+    return media
+
+
+def queued_dir(landing: Path, asset_id: str) -> Path:
+    return landing / UPLOADS / asset_id
+
+
+def queued_file(landing: Path, asset_id: str) -> Path | None:
+    """The landed upload for `asset_id`, if there is one."""
+    folder = queued_dir(landing, asset_id)
+    if not folder.is_dir():
+        return None
+    return next((p for p in sorted(folder.iterdir()) if p.is_file()), None)
+
+
+def queued_ids(landing: Path) -> list[str]:
+    root = landing / UPLOADS
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and queued_file(landing, p.name))
+
+
+def publish(staged: Staged, landing: Path) -> Path:
+    """Rename the staged file into the landing folder; the sensor takes it from there."""
+    folder = queued_dir(landing, staged.sha256)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / staged.name
+    os.replace(staged.path, target)
+    return target

@@ -1,0 +1,147 @@
+"""The catalog on S3: a real S3 HTTP endpoint on loopback (moto's server), the S3 landing
+sensor, a full partition, and the service reading the results back from S3."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import boto3
+import dagster as dg
+import httpx
+import polars as pl
+import pytest
+import uvicorn
+
+from dataflux_pipeline.assets.analysis import analysis
+from dataflux_pipeline.assets.catalog import catalog_assets
+from dataflux_pipeline.assets.embeddings import embeddings
+from dataflux_pipeline.assets.index import search_index
+from dataflux_pipeline.demo import free_port
+from dataflux_pipeline.index import SearchIndex
+from dataflux_pipeline.resources import resources_for
+from dataflux_pipeline.samples import RECIPE_MD, Shot, write_srt, write_video
+from dataflux_pipeline.sensors.s3_landing import s3_landing_sensor
+from dataflux_pipeline.serving.app import create_app
+from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.storage import filesystem
+from dataflux_pipeline.tables import TableStore
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+    client.create_bucket(Bucket="media")
+    yield client
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.stop()
+
+
+def tick(settings: Settings, instance, cursor=None) -> dg.SensorResult:
+    ctx = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=resources_for(settings)
+    )
+    result = s3_landing_sensor(ctx)
+    for req in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+    return result
+
+
+def serve(settings: Settings):
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def test_full_partition_on_s3_and_served_from_it(s3, tmp_path) -> None:
+    settings = Settings(
+        home=tmp_path / "worker",
+        storage_uri="s3://media/catalog",
+        landing_uri="s3://media/incoming",
+        settle_seconds=0.0,
+    )
+    video = write_video(tmp_path / "v.mp4", [Shot(30, (200, 40, 40)), Shot(30, (40, 40, 200))])
+    srt = write_srt(tmp_path / "v.srt", [(0.2, 1.0, "The lighthouse keeper waves at a ship.")])
+    s3.put_object(
+        Bucket="media",
+        Key="incoming/2026/clip.mp4",
+        Body=video and (tmp_path / "v.mp4").read_bytes(),
+    )
+    s3.put_object(Bucket="media", Key="incoming/2026/clip.srt", Body=srt.read_bytes())
+    s3.put_object(Bucket="media", Key="incoming/2026/bread.md", Body=RECIPE_MD.encode())
+    resources = resources_for(settings)
+    with dg.instance_for_test() as instance:
+        first = tick(settings, instance)
+        (request,) = first.run_requests
+        result = dg.materialize(
+            [catalog_assets, analysis, embeddings],
+            partition_key=request.partition_key,
+            instance=instance,
+            resources=resources,
+        )
+        assert result.success
+        # the pipeline stopped before the index: the service must show a whole, older state
+        server, url = serve(settings)
+        try:
+            tables = TableStore(settings.tables)
+            assets = tables.read("assets")
+            assert sorted(assets["uri"]) == [
+                "s3://media/incoming/2026/bread.md",
+                "s3://media/incoming/2026/clip.mp4",
+            ]
+            assert set(assets["status"]) == {"analyzed"}
+            hits = httpx.post(f"{url}/search", json={"query": "baking a loaf"}, timeout=60)
+            assert hits.status_code == 200 and hits.json()["results"] == []
+            assert dg.materialize(
+                [search_index],
+                partition_key=request.partition_key,
+                instance=instance,
+                resources=resources,
+            ).success
+            hits = httpx.post(f"{url}/search", json={"query": "baking a loaf"}, timeout=60)
+            assert hits.json()["results"][0]["file_name"] == "bread.md"
+            video_id = assets.filter(pl.col("file_name") == "clip.mp4")["asset_id"][0]
+            detail = httpx.get(f"{url}/assets/{video_id}", timeout=30).json()
+            cue = next(s for s in detail["segments"] if s["kind"] == "cue")
+            assert cue["text"] == "The lighthouse keeper waves at a ship."
+        finally:
+            server.should_exit = True
+        second = tick(settings, instance, first.cursor)
+        assert second.run_requests == []
+        assert '"start_after": "incoming/2026/clip.srt"' in second.cursor
+        s3.put_object(Bucket="media", Key="incoming/2027/notes.txt", Body=b"Tide tables for May.")
+        third = tick(settings, instance, second.cursor)
+        assert len(third.run_requests) == 1
+    fs, root = filesystem("s3://media/catalog")
+    assert fs.glob(f"{root}/tables/assets/*/data.parquet")
+    assert len(fs.glob(f"{root}/store/objects/*/*")) == 3  # video, its subtitles, the recipe
+    assert len(fs.glob(f"{root}/store/thumbnails/*/*/*.jpg")) == 2  # one keyframe per shot
+    assert SearchIndex(settings.lancedb).count("text") == 4  # one cue + three chunks
+    assert (
+        not (tmp_path / "worker" / "lancedb").exists()
+        and not (tmp_path / "worker" / "tables").exists()
+    )

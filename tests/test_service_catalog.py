@@ -1,0 +1,203 @@
+"""The catalog endpoints, uploads through the landing folder and the real pipeline, API
+keys, health and metrics, against a private copy of the eval catalog."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import dagster as dg
+import httpx
+import pytest
+from PIL import Image
+
+from dataflux_pipeline.ingest import ingest
+from dataflux_pipeline.samples import near_duplicate
+from dataflux_pipeline.settings import Settings
+from tests.eval import harness
+
+
+@dataclass
+class Env:
+    settings: Settings
+    instance: dg.DagsterInstance
+    url: str
+    ids: dict[str, str]
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=60, **kwargs)
+
+    def upload(self, name: str, content: bytes, **kwargs) -> httpx.Response:
+        return httpx.post(self.url + "/assets", files={"file": (name, content)}, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> Iterator[Env]:
+    root = tmp_path_factory.mktemp("catalog")
+    settings = harness.copy_catalog(root)
+    _, _, partition = harness.catalog()
+    (root / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+        instance.add_dynamic_partitions("batches", [partition])  # already ingested
+        with harness.serve(settings) as url:
+            yield Env(settings, instance, url, harness.asset_ids(settings))
+
+
+def test_asset_list_pages_and_filters(env: Env) -> None:
+    everything = env.get("/assets").json()
+    assert everything["total"] == 41 and len(everything["items"]) == 41
+    assert {i["state"] for i in everything["items"]} == {"completed"}
+    page = env.get("/assets", params={"limit": 5, "offset": 5}).json()
+    assert [i["asset_id"] for i in page["items"]] == [
+        i["asset_id"] for i in everything["items"][5:10]
+    ]
+    images = env.get("/assets", params={"media_type": "image"}).json()
+    assert images["total"] == 8 and {i["mime_type"] for i in images["items"]} == {"image/jpeg"}
+    markdown = env.get("/assets", params={"mime_type": "text/markdown"}).json()
+    assert markdown["total"] == len(list(harness.CORPUS.glob("*.md")))
+    assert env.get("/assets", params={"status": "failed"}).json()["total"] == 0
+    assert env.get("/assets", params={"status": ["indexed", "queued"]}).json()["total"] == 41
+    assert env.get("/assets", params={"limit": 0}).status_code == 422
+
+
+def test_asset_detail_has_segments_features_sidecars(env: Env) -> None:
+    fox = env.ids["red_fox_snow"]
+    detail = env.get(f"/assets/{fox}").json()
+    assert detail["state"] == "completed" and detail["asset"]["status"] == "indexed"
+    kinds = sorted(s["kind"] for s in detail["segments"])
+    assert kinds == ["description", "image"]
+    image = detail["features"]["features_image"][0]
+    assert (
+        (image["width"], image["height"])
+        == (320, 240)
+        == (
+            detail["asset"]["width"],
+            detail["asset"]["height"],
+        )
+    )
+    assert [s["kind"] for s in detail["sidecars"]] == ["metadata"]
+    assert detail["sidecars"][0]["uri"].endswith("red_fox_snow.json")
+    assert detail["near_duplicates"] == []
+    assert detail["uris"][0].endswith("red_fox_snow.jpg")
+    thumb = env.get(detail["thumbnail_url"])
+    assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+    segment = next(s for s in detail["segments"] if s["kind"] == "image")
+    by_segment = env.get(f"/thumbnails/{segment['segment_id']}")
+    assert by_segment.content == thumb.content
+
+
+def test_segment_detail_and_errors(env: Env) -> None:
+    chunk = f"{env.ids['sourdough_baking']}:chunk:0"
+    seg = env.get(f"/segments/{chunk}").json()
+    assert seg["kind"] == "chunk" and "sourdough" in seg["text"].lower()
+    assert seg["spaces"] == ["text"]
+    assert seg["features"]["features_document"][0]["word_count"] > 50
+    assert env.get(f"/segments/{env.ids['sourdough_baking']}:chunk:99").status_code == 404
+    assert env.get("/segments/nonsense").status_code == 422
+    missing = env.get(f"/assets/{'0' * 64}")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert env.get("/assets/not-an-id").status_code == 422
+    assert env.get(f"/thumbnails/{env.ids['sourdough_baking']}").status_code == 404
+
+
+def test_health_and_metrics(env: Env) -> None:
+    httpx.post(env.url + "/search", json={"query": "volcano"})
+    health = env.get("/health").json()
+    assert health["status"] == "ok" and health["assets"] == 41
+    text = health["index"]["text"]
+    assert text["rows"] == health["index_rows"]["text"] > 40 and text["dim"] == 384
+    assert "FTS(text)" in text["indices"] and text["version"] > 0
+    assert {"text", "visual", "audio"} <= set(health["index"])
+    metrics = env.get("/metrics").text
+    assert 'dataflux_requests_total{endpoint="/search",method="POST",status="200"}' in metrics
+    assert 'dataflux_request_seconds_bucket{endpoint="/search",le="0.025",method="POST"}' in metrics
+    assert f'dataflux_index_rows{{space="text"}} {float(text["rows"])}' in metrics
+    env.get(f"/assets/{env.ids['etna_eruption']}")
+    metrics = env.get("/metrics").text
+    assert 'endpoint="/assets/{asset_id}",method="GET",status="200"' in metrics  # no ids
+
+
+def test_upload_is_queued_then_completed_by_the_pipeline(env: Env) -> None:
+    content = b"Glassblowing: gather molten glass from the furnace on a blowpipe and shape it.\n"
+    asset_id = hashlib.sha256(content).hexdigest()
+    resp = env.upload("glassblowing.txt", content)
+    assert resp.status_code == 202, resp.text
+    assert resp.json() == {
+        "asset_id": asset_id,
+        "status": "queued",
+        "file_name": "glassblowing.txt",
+        "status_url": f"/assets/{asset_id}",
+    }
+    landed = env.settings.landing / "uploads" / asset_id / "glassblowing.txt"
+    assert landed.read_bytes() == content
+    assert not list((env.settings.landing / ".incoming").iterdir())
+    assert env.get(f"/assets/{asset_id}").json()["state"] == "queued"
+    queued = env.get("/assets", params={"status": "queued"}).json()
+    assert [i["asset_id"] for i in queued["items"]] == [asset_id]
+    again = env.upload("copy.txt", content)
+    assert again.status_code == 409 and again.json()["status"] == "queued"
+    known = env.upload("x.md", (harness.CORPUS / "sourdough_baking.md").read_bytes())
+    assert known.status_code == 409 and known.json()["status"] == "completed"
+    assert known.json()["asset_id"] == env.ids["sourdough_baking"]
+
+    fox = Image.open(env.settings.landing / "red_fox_snow.jpg")
+    smaller = io.BytesIO()
+    near_duplicate(fox, "resized").save(smaller, "JPEG", quality=85)
+    copy_id = env.upload("fox_small.jpg", smaller.getvalue()).json()["asset_id"]
+
+    report = ingest(env.settings, env.instance)
+    assert report.failed_runs == [] and len(report.partitions) == 1
+    deadline = time.monotonic() + 10
+    while env.get(f"/assets/{asset_id}").json()["state"] != "completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    hits = httpx.post(env.url + "/search", json={"query": "glassblowing furnace"}).json()
+    assert hits["results"][0]["asset_id"] == asset_id  # new index version, same process
+    assert env.get("/assets").json()["total"] == 43
+    twins = env.get(f"/assets/{copy_id}").json()["near_duplicates"]
+    assert [t["asset_id"] for t in twins] == [env.ids["red_fox_snow"]]
+    assert twins[0]["file_name"] == "red_fox_snow.jpg" and twins[0]["distance"] <= 8
+    back = env.get(f"/assets/{env.ids['red_fox_snow']}").json()["near_duplicates"]
+    assert copy_id in {t["asset_id"] for t in back}
+
+
+def test_uploads_that_are_refused(env: Env) -> None:
+    assert env.upload("empty.txt", b"").status_code == 422
+    mismatch = env.upload("clip.mp4", b"just some text pretending to be a video")
+    assert mismatch.status_code == 422 and "video" in mismatch.json()["detail"]
+    unsupported = env.upload("blob.bin", bytes(range(256)) * 4)
+    assert unsupported.status_code == 415
+    assert env.upload("", b"abc").status_code == 422
+    assert not (env.settings.landing / "uploads" / hashlib.sha256(b"").hexdigest()).exists()
+
+
+@pytest.fixture(scope="module")
+def keyed(env: Env) -> Iterator[str]:
+    keys = {"reader": ["search"], "writer": ["upload"], "both": ["search", "upload"]}
+    settings = env.settings.model_copy(update={"api_keys": keys, "upload_max_bytes": 64})
+    with harness.serve(settings) as url:
+        yield url
+
+
+def test_api_keys_and_scopes(keyed: str) -> None:
+    body = {"query": "volcano"}
+    assert httpx.post(keyed + "/search", json=body).status_code == 401
+    wrong = httpx.post(keyed + "/search", json=body, headers={"X-API-Key": "nope"})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "unauthorized"
+    scoped = httpx.post(keyed + "/search", json=body, headers={"X-API-Key": "writer"})
+    assert scoped.status_code == 403
+    assert httpx.post(keyed + "/search", json=body, headers={"X-API-Key": "reader"}).is_success
+    bearer = {"Authorization": "Bearer both"}
+    assert httpx.get(keyed + "/assets", headers=bearer).status_code == 200
+    assert httpx.get(keyed + "/assets").status_code == 401
+    assert httpx.get(keyed + "/health").status_code == 200
+    upload = {"files": {"file": ("n.txt", b"a note")}}
+    assert (
+        httpx.post(keyed + "/assets", headers={"X-API-Key": "reader"}, **upload).status_code == 403
+    )
+    big = {"files": {"file": ("big.txt", b"x" * 100)}}
+    too_big = httpx.post(keyed + "/assets", headers={"X-API-Key": "writer"}, **big)
+    assert too_big.status_code == 413
