@@ -122,7 +122,12 @@ def test_full_partition_on_s3_and_served_from_it(s3, tmp_path) -> None:
                 instance=instance,
                 resources=resources,
             ).success
-            hits = httpx.post(f"{url}/search", json={"query": "baking a loaf"}, timeout=60)
+            deadline = time.monotonic() + 15  # new index versions are seen within a refresh
+            while True:
+                hits = httpx.post(f"{url}/search", json={"query": "baking a loaf"}, timeout=60)
+                if hits.json()["results"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
             assert hits.json()["results"][0]["file_name"] == "bread.md"
             video_id = assets.filter(pl.col("file_name") == "clip.mp4")["asset_id"][0]
             detail = httpx.get(f"{url}/assets/{video_id}", timeout=30).json()
