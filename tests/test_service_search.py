@@ -167,7 +167,7 @@ def test_similar_errors(env: Env) -> None:
     no_text = env.post(
         "/similar", json={"asset_id": env.ids["carbonara_cooking"], "space": "visual"}
     )
-    assert no_text.status_code == 422 and "visual" in no_text.json()["detail"]
+    assert no_text.status_code == 422 and "visual" in no_text.json()["detail"][0]["msg"]
     assert env.post("/similar", json={"asset_id": "f" * 64}).status_code == 404
     assert env.post("/similar", json={}).status_code == 422
     both = {"asset_id": fox, "segment_id": f"{fox}:image:0"}
