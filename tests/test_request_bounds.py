@@ -1,0 +1,76 @@
+"""Hostile requests: traversal in every id and file-name parameter, and size bounds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from dataflux_pipeline.demo import free_port
+from dataflux_pipeline.serving.app import create_app
+from dataflux_pipeline.settings import Settings
+
+
+@pytest.fixture
+def service(tmp_path: Path):
+    settings = Settings(home=tmp_path / "data", upload_max_bytes=10_000)
+    settings.landing.mkdir(parents=True)
+    (tmp_path / "secret.txt").write_text("outside the catalog")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", settings, tmp_path
+    server.should_exit = True
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/assets/..%2F..%2Fsecret.txt",
+        "/assets/%2e%2e%2f%2e%2e%2fsecret.txt",
+        "/segments/..%2F..%2Fsecret.txt",
+        "/thumbnails/../../../secret.txt",
+        "/thumbnails/..%2F..%2F..%2Fsecret.txt",
+        "/thumbnails/%2e%2e/%2e%2e/%2e%2e/secret.jpg",
+        "/thumbnails//etc/passwd",
+        "/thumbnails/%2Fetc%2Fpasswd",
+    ],
+)
+def test_traversal_is_refused(service, path: str) -> None:
+    url, _, _ = service
+    resp = httpx.get(url + path)
+    assert 400 <= resp.status_code < 500
+    assert "outside the catalog" not in resp.text
+
+
+def test_upload_names_cannot_leave_the_landing_folder(service) -> None:
+    url, settings, root = service
+    absolute = root / "abs_escape.txt"
+    names = ("../../escape.txt", str(absolute), "..\\..\\escape.txt")
+    for n, name in enumerate(names):
+        body = f"plain text body {n}".encode()
+        resp = httpx.post(f"{url}/assets", files={"file": (name, body)})
+        assert resp.status_code in (202, 422), resp.text
+    landing = settings.landing.resolve()
+    escaped = [p for p in root.rglob("*escape*") if not p.resolve().is_relative_to(landing)]
+    assert escaped == [] and not absolute.exists()
+
+
+def test_bounds_are_enforced(service) -> None:
+    url, settings, _ = service
+    for body in (
+        {"query": "x" * 5000},
+        {"query": "ok", "limit": 0},
+        {"query": "ok", "limit": 101},
+        {"query": "ok", "offset": -1},
+    ):
+        assert httpx.post(f"{url}/search", json=body).status_code == 422, body
+    big = httpx.post(f"{url}/assets", files={"file": ("big.txt", b"x" * 50_000)})
+    assert big.status_code == 413
+    assert not [p for p in settings.landing.rglob("*") if p.is_file()]
