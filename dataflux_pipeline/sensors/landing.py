@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dataflux_pipeline.batches import Batch, decode_pending, encode_pending, plan_batches
+from dataflux_pipeline.batches import Batch, Plan, decode_pending, encode_pending, plan_batches
 from dataflux_pipeline.jobs import ingest_job
 from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore
@@ -23,6 +23,27 @@ def unlaunched_batches(catalog: CatalogStore, instance: dg.DagsterInstance) -> l
     return [b for b in catalog.ledger.batches() if b.partition not in known]
 
 
+def launch(
+    context: dg.SensorEvaluationContext, catalog: CatalogStore, plan: Plan, cursor: str, source: str
+) -> dg.SensorResult:
+    """Record the plan's batches, then request a run for every batch not yet registered."""
+    for batch in plan.batches:
+        catalog.ledger.write(batch)
+    batches = unlaunched_batches(catalog, context.instance)
+    if not batches:
+        return dg.SensorResult(cursor=cursor, skip_reason="no new files")
+    context.log.info(
+        f"{sum(len(b.files) for b in batches)} new file(s) in {len(batches)} batch(es)"
+    )
+    return dg.SensorResult(
+        run_requests=[run_request(b, source) for b in batches],
+        dynamic_partitions_requests=[
+            batch_partitions.build_add_request([b.partition for b in batches])
+        ],
+        cursor=cursor,
+    )
+
+
 @dg.sensor(
     job=ingest_job,
     minimum_interval_seconds=15,
@@ -39,20 +60,6 @@ def landing_sensor(context: dg.SensorEvaluationContext, catalog: CatalogStore):
         catalog.settle_seconds,
         catalog.batch_size,
     )
-    for batch in plan.batches:
-        catalog.ledger.write(batch)
-    batches = unlaunched_batches(catalog, context.instance)
     if plan.pending:
         context.log.info(f"{len(plan.pending)} file(s) still settling: {sorted(plan.pending)[:5]}")
-    if not batches:
-        return dg.SensorResult(cursor=encode_pending(plan.pending), skip_reason="no new files")
-    context.log.info(
-        f"{sum(len(b.files) for b in batches)} new file(s) in {len(batches)} batch(es)"
-    )
-    return dg.SensorResult(
-        run_requests=[run_request(b, "sensor") for b in batches],
-        dynamic_partitions_requests=[
-            batch_partitions.build_add_request([b.partition for b in batches])
-        ],
-        cursor=encode_pending(plan.pending),
-    )
+    return launch(context, catalog, plan, encode_pending(plan.pending), "sensor")

@@ -9,9 +9,8 @@ from dagster_aws.s3 import S3Resource
 from dataflux_pipeline.batches import Observed, decode_pending, encode_pending, plan_from_listing
 from dataflux_pipeline.catalog import IGNORED_PREFIXES
 from dataflux_pipeline.jobs import ingest_job
-from dataflux_pipeline.partitions import batch_partitions
 from dataflux_pipeline.resources import CatalogStore
-from dataflux_pipeline.sensors.landing import run_request, unlaunched_batches
+from dataflux_pipeline.sensors.landing import launch
 from dataflux_pipeline.settings import get_settings
 
 
@@ -72,19 +71,8 @@ def s3_landing_sensor(context: dg.SensorEvaluationContext, catalog: CatalogStore
         catalog.settle_seconds,
         catalog.batch_size,
     )
-    for batch in plan.batches:
-        catalog.ledger.write(batch)
     cursor = encode_pending(
         plan.pending,
         start_after=next_start_after(uri, listing, plan.pending, state.get("start_after")),
     )
-    batches = unlaunched_batches(catalog, context.instance)
-    if not batches:
-        return dg.SensorResult(cursor=cursor, skip_reason="no new objects")
-    return dg.SensorResult(
-        run_requests=[run_request(b, "s3-sensor") for b in batches],
-        dynamic_partitions_requests=[
-            batch_partitions.build_add_request([b.partition for b in batches])
-        ],
-        cursor=cursor,
-    )
+    return launch(context, catalog, plan, cursor, "s3-sensor")
