@@ -381,12 +381,29 @@ def workloads(corpus: Corpus, seed: int = 3) -> dict:
     }
 
 
-def drive(port: int, make, args, rate: float | None = None) -> dict:
+def _busy() -> float:
+    t = psutil.cpu_times()
+    return t.user + t.system + t.nice + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
+
+
+def drive(port: int, make, args, rate: float | None = None, pid: int | None = None) -> dict:
+    """One scenario after a 2 s warm-up; CPU of the service and of everything else on the
+    host is recorded beside it, so a run on a shared machine says so."""
     warm = asyncio.run(closed_loop(port, make, 2.0, args.concurrency))
     assert warm["errors"] == 0, warm
+    me, service = psutil.Process(), psutil.Process(pid) if pid else None
+    cpu = lambda p: sum(p.cpu_times()[:2]) if p else 0.0  # noqa: E731
+    start = (time.perf_counter(), _busy(), cpu(me), cpu(service))
     if rate:
-        return asyncio.run(open_loop(port, make, args.duration, rate))
-    return asyncio.run(closed_loop(port, make, args.duration, args.concurrency))
+        out = asyncio.run(open_loop(port, make, args.duration, rate))
+    else:
+        out = asyncio.run(closed_loop(port, make, args.duration, args.concurrency))
+    wall = time.perf_counter() - start[0]
+    used = (_busy() - start[1], cpu(me) - start[2], cpu(service) - start[3])
+    out["service_cpu_cores"] = round(used[2] / wall, 2)
+    out["client_cpu_cores"] = round(used[1] / wall, 2)
+    out["other_cpu_cores"] = round(max(0.0, used[0] - used[1] - used[2]) / wall, 2)
+    return out
 
 
 def http(args, corpus: Corpus, home: Path) -> dict:
@@ -395,15 +412,15 @@ def http(args, corpus: Corpus, home: Path) -> dict:
     service = Service(home, env)
     try:
         for name, make in loads.items():
-            out[name] = drive(service.port, make, args)
+            out[name] = drive(service.port, make, args, pid=service.proc.pid)
             print(name, out[name], flush=True)
         light = argparse.Namespace(**vars(args) | {"concurrency": 1})
         for name in ("search_hybrid_unique", "search_vector_unique", "similar_segment"):
-            out[f"{name}@1client"] = drive(service.port, loads[name], light)
+            out[f"{name}@1client"] = drive(service.port, loads[name], light, pid=service.proc.pid)
             print(f"{name}@1client", out[f"{name}@1client"], flush=True)
         for name in ("search_hybrid_unique", "search_hybrid_zipf"):
             key = f"{name}@{args.rate:g}rps"
-            out[key] = drive(service.port, loads[name], args, args.rate)
+            out[key] = drive(service.port, loads[name], args, args.rate, service.proc.pid)
             print(key, out[key], flush=True)
     finally:
         service.close()
@@ -421,7 +438,9 @@ def http(args, corpus: Corpus, home: Path) -> dict:
         service = Service(home, env | extra)
         try:
             scenario = f"search_hybrid_{name}"
-            before[label] = {scenario: drive(service.port, loads[scenario], args)}
+            before[label] = {
+                scenario: drive(service.port, loads[scenario], args, pid=service.proc.pid)
+            }
             print(label, before[label], flush=True)
         finally:
             service.close()

