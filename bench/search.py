@@ -34,7 +34,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dataflux_pipeline.index import IndexTuning, SearchIndex  # noqa: E402
+from dataflux_pipeline.index import RANK_COLUMNS, IndexTuning, SearchIndex  # noqa: E402
 from dataflux_pipeline.settings import Settings  # noqa: E402
 from dataflux_pipeline.tables import TableStore  # noqa: E402
 
@@ -171,6 +171,16 @@ def timed(fn, items, warm: int = 5) -> dict:
     return pct(lat) | {"calls": len(lat)}
 
 
+def per_query(fn, items, size: int) -> dict:
+    """`fn` on `size` items at a time: milliseconds per item (batched work)."""
+    fn(items[:size])
+    t0 = time.perf_counter()
+    for start in range(0, len(items), size):
+        fn(items[start : start + size])
+    ms = (time.perf_counter() - t0) * 1000 / len(items)
+    return {"ms_per_item": round(ms, 2), "batch": size, "items": len(items)}
+
+
 def stored_vectors(index: SearchIndex) -> tuple[np.ndarray, list[str]]:
     """The vectors as the index holds them: the peers search exactly the same data."""
     table = index.table("text").search().select(["segment_id", "vector"]).limit(None).to_arrow()
@@ -206,11 +216,28 @@ def peers(home: Path, queries: list[str]) -> dict:
         ann_recall.append(len(found & set(exact[i].tolist())) / 10)
         faiss_recall.append(len(set(faiss_ids[i].tolist()) & set(exact[i].tolist())) / 10)
     fast = QueryEncoder(embedder, fast=True)
+    ranked = [index.vector_batch("text", [x], 20)[0] for x in q[:105]]
     single = {
         "minilm_fp32": timed(lambda t: embedder.encode([t]), queries[:105]),
         "minilm_bf16_traced": timed(lambda t: fast.encode([t]), queries[:105]),
-        "lancedb_vector_k50": timed(lambda x: index.vector_search("text", x, 50), list(q[:105])),
-        "lancedb_fts_k50": timed(lambda t: index.text_search("text", t, 50), queries[:105]),
+        "minilm_bf16_traced_8_at_once_per_query": per_query(fast.encode, queries[:104], 8),
+        # k = 20 candidates per ranking, what the service asks for a first page of 10; the
+        # service reads only the ranking columns, then the full rows of the hits it shows
+        "lancedb_vector_k20_full_rows": timed(
+            lambda x: index.vector_search("text", x, 20), list(q[:105])
+        ),
+        "lancedb_vector_k20": timed(lambda x: index.vector_batch("text", [x], 20), list(q[:105])),
+        "lancedb_vector_k20_8_at_once_per_query": per_query(
+            lambda xs: index.vector_batch("text", xs, 20), list(q[:104]), 8
+        ),
+        "lancedb_fts_k20_full_rows": timed(
+            lambda t: index.text_search("text", t, 20), queries[:105]
+        ),
+        "lancedb_fts_k20": timed(
+            lambda t: index.text_search("text", t, 20, columns=[*RANK_COLUMNS, "text"]),
+            queries[:105],
+        ),
+        "lancedb_hydrate_20_rows": timed(lambda rows: index.hydrate("text", rows), ranked[:105]),
         "numpy_exact": timed(lambda x: np.argpartition(-(v @ x), 10)[:10], list(q[:25])),
         "faiss_flat": timed(lambda x: flat.search(x[None, :], 10), list(q[:25])),
     }
@@ -434,6 +461,7 @@ def http(args, corpus: Corpus, home: Path) -> dict:
         ),
         ("embedding_cache_only", {"DATAFLUX_RESULT_CACHE_SIZE": "0"}, "zipf"),
         ("fp32_query_encoder", {"DATAFLUX_QUERY_ENCODER_BF16": "false"}, "unique"),
+        ("no_query_batching", {"DATAFLUX_QUERY_BATCHING": "false"}, "unique"),
     ):
         service = Service(home, env | extra)
         try:

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     query_encoder_bf16: bool = Field(
         True, description="Queries through a bf16 TorchScript copy of the text model (CPU)."
     )
+    query_batching: bool = Field(
+        True, description="Embed and vector-search concurrent queries together."
+    )
     api_torch_threads: int = Field(
         1, ge=0, description="Torch threads in the service (0: torch's default)."
     )

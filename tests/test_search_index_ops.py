@@ -126,3 +126,41 @@ def test_readers_never_see_half_a_batch(live) -> None:
             stop.set()
             thread.join()
     assert seen == {"alpha", "bravo"}  # it did watch the versions change, without a restart
+
+
+@pytest.mark.parametrize("ann", [False, True])
+def test_a_multi_vector_query_ranks_each_vector_as_a_single_query_does(tmp_path, ann) -> None:
+    index = SearchIndex(tmp_path / "lancedb", tuning=IndexTuning(ann_min_rows=10**9))
+    for a in range(6):
+        index.upsert("text", _rows(f"a{a:02d}", 100, "t", a), [f"a{a:02d}"])
+    if ann:
+        index.create_ann("text")
+    queries = [np.asarray(r["vector"], np.float32) for r in _rows("q", 5, "q", seed=99)]
+    together = index.vector_batch("text", queries, 7)
+    assert len(together) == 5
+    for query, rows in zip(queries, together, strict=True):
+        alone = index.vector_search("text", query, 7, columns=["segment_id"])
+        assert [r["segment_id"] for r in rows] == [r["segment_id"] for r in alone]
+        assert all("_rowid" in r and "query_index" not in r for r in rows)
+
+
+def test_hydrate_reads_full_rows_even_after_compaction_moved_them(tmp_path) -> None:
+    index = SearchIndex(tmp_path / "lancedb", tuning=IndexTuning(keep_versions_s=0))
+    for a in range(4):
+        index.upsert("text", _rows(f"a{a:02d}", 50, "t", a), [f"a{a:02d}"])
+    query = np.asarray(_rows("a02", 1, "t", 2)[0]["vector"], np.float32)  # a02:chunk:0
+    ranked = index.vector_batch("text", [query], 10)[0]
+    assert ranked[0]["segment_id"] == "a02:chunk:0" and "text" not in ranked[0]
+    full = index.hydrate("text", ranked)
+    assert full["a02:chunk:0"]["text"] == "t note 0 about a02"
+    assert set(full) == {r["segment_id"] for r in ranked}
+
+    index.upsert("text", [], ["a00"])  # delete a whole asset, then compact: rows move
+    index.optimize("text")
+    index.forget()
+    now = index.vector_batch("text", [query], 1)[0][0]
+    assert now["segment_id"] == "a02:chunk:0" and now["_rowid"] != ranked[0]["_rowid"]
+    moved = index.hydrate("text", [r for r in ranked if r["asset_id"] != "a00"])
+    assert moved["a02:chunk:0"]["text"] == "t note 0 about a02"
+    for sid, row in moved.items():
+        assert row["segment_id"] == sid and row["text"].endswith(sid.split(":")[0])

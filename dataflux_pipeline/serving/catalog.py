@@ -130,11 +130,10 @@ class Catalog:
     # ---- lookups ---------------------------------------------------------------------
     def rows(self, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
         snap = self.snapshot()
-        idx = [snap.position[a] for a in asset_ids if a in snap.position]
-        if not idx:
-            return {}
-        picked = snap.assets.select(pl.all().gather(idx)).to_dicts()
-        return {r["asset_id"]: r for r in picked}
+        # row by row: a query-engine gather costs ~0.6 ms a request at 100k assets
+        found = [snap.position[a] for a in asset_ids if a in snap.position]
+        rows = (snap.assets.row(i, named=True) for i in found)
+        return {r["asset_id"]: r for r in rows}
 
     def row(self, asset_id: str) -> dict[str, Any] | None:
         return self.rows([asset_id]).get(asset_id)

@@ -17,6 +17,7 @@ import torch
 log = logging.getLogger(__name__)
 PROBES = ["whales", "how long do you bake a loaf of bread", "INV-2024-0917 " * 20]
 MIN_COSINE = 0.999
+MAX_BATCH = 32  # queries per traced call; longer lists go through the float32 model
 
 
 def bf16_supported() -> bool:
@@ -38,9 +39,13 @@ class QueryEncoder:
         if fast and embedder.device.type == "cpu" and bf16_supported():
             self.traced = self._trace()
 
-    def _tokens(self, text: str) -> dict:
+    def _tokens(self, texts: list[str]) -> dict:
         return self.embedder.tokenizer(
-            [text], truncation=True, max_length=self.embedder.max_length, return_tensors="pt"
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.embedder.max_length,
+            return_tensors="pt",
         )
 
     @torch.inference_mode()
@@ -49,10 +54,10 @@ class QueryEncoder:
         import warnings
 
         model = copy.deepcopy(self.embedder.model).to(torch.bfloat16).eval()
-        sample = self._tokens(PROBES[1])
+        # Traced on a padded pair, so the graph keeps the attention-mask path that padded
+        # batches need (an unpadded trace would freeze it out).
+        sample = self._tokens(PROBES[:2])
         try:
-            # The tracer warns that mask branches are frozen: true, and fine for one
-            # unpadded query, the only input the traced copy gets (see encode).
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 traced = torch.jit.trace(
@@ -63,27 +68,29 @@ class QueryEncoder:
             log.warning("query encoder: tracing failed (%s); using float32", exc)
             return None
         self.traced = traced
-        for text in PROBES:
-            cosine = float(self._fast(text) @ self.embedder.encode([text])[0])
+        reference = self.embedder.encode(PROBES)
+        alone = np.concatenate([self._fast([text]) for text in PROBES])
+        for got in (alone, self._fast(PROBES)):  # one at a time, and as one padded batch
+            cosine = float(np.min(np.sum(got * reference, axis=1)))
             if cosine < MIN_COSINE:
-                log.warning("query encoder: bf16 cosine %.5f on %r; using float32", cosine, text)
+                log.warning("query encoder: bf16 cosine %.5f; using float32", cosine)
                 return None
         log.info("query encoder: bf16 TorchScript copy of %s", self.name)
         return traced
 
     @torch.inference_mode()
-    def _fast(self, text: str) -> np.ndarray:
-        tokens = self._tokens(text)
+    def _fast(self, texts: list[str]) -> np.ndarray:
+        tokens = self._tokens(texts)
         out = self.traced(tokens["input_ids"], tokens["attention_mask"])
         hidden = (out["last_hidden_state"] if isinstance(out, dict) else out[0]).float()
         mask = tokens["attention_mask"].unsqueeze(-1).float()
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1)[0].numpy()
+        return torch.nn.functional.normalize(pooled, dim=-1).numpy()
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        if self.traced is None or len(texts) != 1:
+        if self.traced is None or len(texts) > MAX_BATCH:
             return self.embedder.encode(texts)
-        return self._fast(texts[0])[None, :]
+        return self._fast(texts)
 
 
 @lru_cache(maxsize=2)

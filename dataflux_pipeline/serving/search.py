@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from dataflux_pipeline.index import IndexTuning, Probe, SearchIndex, quote
+from dataflux_pipeline.index import RANK_COLUMNS, IndexTuning, Probe, SearchIndex, quote
+from dataflux_pipeline.serving.batching import Batcher, Direct
 from dataflux_pipeline.serving.catalog import Catalog, asset_metadata
 from dataflux_pipeline.serving.fusion import (
     Group,
@@ -50,6 +51,9 @@ class Searcher:
             tuning=IndexTuning.from_settings(settings),
         )
         self.catalog = catalog or Catalog(TableStore(settings.tables), settings.index_refresh_s)
+        batcher = Batcher if settings.query_batching else Direct
+        self._encode = batcher(self._encode_batch, name="query-encoder")
+        self._nearest = batcher(self._nearest_batch, name="vector-search")
         size = settings.query_cache_size
         self._embed_cached = lru_cache(maxsize=size)(self._embed) if size else self._embed
         self._results: OrderedDict[tuple, SearchResponse] = OrderedDict()
@@ -79,10 +83,14 @@ class Searcher:
             encoders["clip"] = clip.encode_texts
         return encoders
 
+    def _encode_batch(self, space: str, queries: list[str]) -> list[np.ndarray]:
+        vectors = self.text_encoders()[space](queries)
+        vectors.setflags(write=False)  # rows are shared through the cache
+        return list(vectors)
+
     def _embed(self, space: str, query: str) -> np.ndarray:
-        vector = self.text_encoders()[space]([query])[0]
-        vector.setflags(write=False)  # shared through the cache
-        return vector
+        """Concurrent requests' queries are embedded together (see serving.batching)."""
+        return self._encode(space, query)
 
     def embed(self, space: str, query: str) -> np.ndarray:
         return self._embed_cached(space, " ".join(query.split()))
@@ -109,13 +117,18 @@ class Searcher:
         return (" AND ".join(f"({c})" for c in clauses) or None), allowed
 
     def legs(self, req: SearchRequest, where: str | None, k: int) -> list[Leg]:
-        """Full-text probes start first and run while the query is embedded."""
+        """Full-text probes start first and run while the query is embedded; the vector
+        probes of concurrent requests go to LanceDB together (serving.batching). Rows hold
+        only what ranking needs; hits() reads the rest for the page."""
         spaces = self.index.spaces()
         fts = []
         if req.mode in ("hybrid", "text"):
             fts = [s for s in spaces if self.index.info(s)["fts"]]
-        pending = self.index.submit([Probe(s, k, text=req.query, where=where) for s in fts])
-        vector_spaces, probes = [], []
+        columns = (*RANK_COLUMNS, "text")  # text: term_weights() reads it
+        pending = self.index.submit(
+            [Probe(s, k, text=req.query, where=where, columns=columns, row_id=True) for s in fts]
+        )
+        vector_spaces, nearest = [], []
         if req.mode in ("hybrid", "vector"):
             for space in self.text_encoders():
                 if space not in spaces:
@@ -125,13 +138,17 @@ class Searcher:
                     log.warning("space %s holds vectors of another model; skipped", space)
                     continue
                 vector_spaces.append(space)
-                probes.append(Probe(space, k, vector=vector, where=where))
-        vector_rows = self.index.run(probes)
+                nearest.append(self._nearest.submit((space, where, k), vector))
+        vector_rows = [future.result() for future in nearest]
         legs = [
             Leg("bm25", s, rows, self.term_weights(s, req, rows))
             for s, rows in zip(fts, pending.result(), strict=True)
         ]
         return legs + [Leg("vector", s, r) for s, r in zip(vector_spaces, vector_rows, strict=True)]
+
+    def _nearest_batch(self, key: tuple, vectors: list[np.ndarray]) -> list[list[dict]]:
+        space, where, limit = key
+        return self.index.vector_batch(space, vectors, limit, where)
 
     def term_weights(self, space: str, req: SearchRequest, rows: list[dict]) -> list[float]:
         """In hybrid mode a BM25 hit counts by the cube of the share of query terms it holds:
@@ -193,8 +210,22 @@ class Searcher:
             legs=[leg.name for leg in legs],
         )
 
+    def hydrate(self, groups: list[Group], shown: int) -> None:
+        """Full index rows for the `shown` best candidates of each group, one take per
+        space: every row read costs, so rows that are not returned are not read."""
+        by_space: dict[str, list] = {}
+        for g in groups:
+            for c in g.segments[:shown]:
+                if "_rowid" in c.row:
+                    by_space.setdefault(c.space, []).append(c)
+        for space, cands in by_space.items():
+            full = self.index.hydrate(space, [c.row for c in cands])
+            for c in cands:
+                c.row = full.get(c.row["segment_id"], c.row)
+
     def hits(self, groups: list[Group], segments: bool, per_asset: int, pattern=None):
         """Asset hits with catalog metadata; index fields stand in for assets not cataloged."""
+        self.hydrate(groups, per_asset if segments else 1)
         catalog = self.catalog.rows([g.asset_id for g in groups])
         thumbs = self.catalog.snapshot().thumbnails
         out = []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dataflux_pipeline.index import Probe, quote
+from dataflux_pipeline.index import RANK_COLUMNS, Probe, quote
 from dataflux_pipeline.serving.fusion import Leg, fuse
 from dataflux_pipeline.serving.schemas import SimilarOptions, SimilarRequest, SimilarResponse
 from dataflux_pipeline.serving.search import EmptyResult, Searcher
@@ -71,7 +71,7 @@ def search_spaces(
     for space, vectors in queries.items():
         dim = searcher.index.info(space)["dim"]
         probes += [
-            Probe(space, k, vector=v, where=where)
+            Probe(space, k, vector=v, where=where, columns=RANK_COLUMNS, row_id=True)
             for v in vectors[:QUERIES_PER_SPACE]
             if len(v) == dim
         ]
