@@ -148,6 +148,7 @@ class SearchIndex:
         self._tables: dict[str, Any] = {}
         self._spaces: tuple[float, list[str]] = (-math.inf, [])
         self._info: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._pins: dict[tuple[str, int], Any] = {}
 
     # ---- reading -------------------------------------------------------------------
     def _fresh(self, stamp: float) -> bool:
@@ -210,17 +211,35 @@ class SearchIndex:
         call is several trips); `.result()` is a list of row lists, one per probe."""
         from lancedb.background_loop import LOOP
 
-        handles = [(p, self.table(p.space)) for p in probes]
+        # probes whose rows get hydrated read a pinned version, and hydrate() reads that
+        # same version: row ids, and the rows themselves, belong to one table version
+        handles = [
+            (p, self.pinned(p.space) if p.row_id else (None, self.table(p.space))) for p in probes
+        ]
 
         async def run_all():
-            return await asyncio.gather(*(self._run(p, tbl) for p, tbl in handles))
+            return await asyncio.gather(*(self._run(p, *pin) for p, pin in handles))
 
         return asyncio.run_coroutine_threadsafe(run_all(), LOOP.loop)
 
     def run(self, probes: Sequence[Probe]) -> list[list[dict[str, Any]]]:
         return self.submit(probes).result() if probes else []
 
-    async def _run(self, p: Probe, tbl) -> list[dict[str, Any]]:
+    def pinned(self, space: str, version: int | None = None) -> tuple[int, Any]:
+        """A read-only handle on `version` of a space (default: the one readers see now)."""
+        if version is None:
+            stamp, info = self._info.get(space, (-math.inf, {}))
+            version = info["version"] if self._fresh(stamp) else self.table(space).version
+        handle = self._pins.get((space, version))
+        if handle is None:
+            handle = self.db.open_table(table_name(space))
+            handle.checkout(version)
+            self._pins[space, version] = handle
+            while len(self._pins) > 8:  # writers add a version per batch; keep the newest
+                self._pins.pop(next(iter(self._pins)))
+        return version, handle
+
+    async def _run(self, p: Probe, version: int | None, tbl) -> list[dict[str, Any]]:
         query = tbl._table.query()  # the AsyncTable under the sync handle
         if p.text is not None:
             query = query.nearest_to_text(p.text, columns="text").select([*p.columns, "_score"])
@@ -241,7 +260,11 @@ class SearchIndex:
             query = query.with_row_id()
         if p.where:
             query = query.where(p.where)
-        return (await query.to_arrow()).to_pylist()
+        rows = (await query.to_arrow()).to_pylist()
+        if version is not None:
+            for row in rows:
+                row["_version"] = version
+        return rows
 
     def vector_search(
         self,
@@ -281,24 +304,29 @@ class SearchIndex:
         return out
 
     def hydrate(self, space: str, rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """Full rows by segment id for ranked rows carrying `_rowid`, in one take. A row id
-        may point elsewhere if compaction committed in between; those are read by key."""
-        if not rows:
-            return {}
+        """Full rows by segment id for ranked rows from a row-id probe, read by row id from
+        the version the probe read. Should that version be gone (cleaned up after a
+        compaction), the rows are read by key from the current one."""
         from lancedb.background_loop import LOOP
 
-        tbl = self.table(space)._table
-        wanted = {r["segment_id"]: r["_rowid"] for r in rows}
-        take = tbl.take_row_ids(list(wanted.values())).select(RESULT_COLUMNS).to_arrow()
-        found = {
-            r["segment_id"]: r
-            for r in asyncio.run_coroutine_threadsafe(take, LOOP.loop).result().to_pylist()
-            if r["segment_id"] in wanted
-        }
-        moved = [sid for sid in wanted if sid not in found]
-        if moved:
-            where = f"segment_id IN ({quote(moved)})"
-            for row in self.vectors(space, where, len(moved)):
+        found: dict[str, dict[str, Any]] = {}
+        by_version: dict[int, dict[str, int]] = {}
+        for r in rows:
+            by_version.setdefault(r["_version"], {})[r["segment_id"]] = r["_rowid"]
+        for version, wanted in by_version.items():
+            try:
+                handle = self.pinned(space, version)[1]._table
+                take = handle.take_row_ids(list(wanted.values())).select(RESULT_COLUMNS)
+                got = asyncio.run_coroutine_threadsafe(take.to_arrow(), LOOP.loop).result()
+            except (OSError, RuntimeError, ValueError) as exc:
+                log.info("version %s of %s is gone (%s); reading rows by key", version, space, exc)
+                self._pins.pop((space, version), None)
+                continue
+            found |= {r["segment_id"]: r for r in got.to_pylist() if r["segment_id"] in wanted}
+        missing = [r["segment_id"] for r in rows if r["segment_id"] not in found]
+        if missing:
+            where = f"segment_id IN ({quote(missing)})"
+            for row in self.vectors(space, where, len(missing)):
                 row.pop("vector", None)
                 found[row["segment_id"]] = row
         return found
