@@ -811,7 +811,9 @@ def main() -> None:
     res["table"] = rows
     res["wall_s"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=1, default=str) + "\n")
+    text = json.dumps(res, indent=1, default=str) + "\n"
+    # fixtures are named as the repository sees them, not by this machine's paths
+    args.out.write_text(text.replace(f'"{ROOT.parent}/', '"../'))
     print(table)
     print(f"\n{res['command']}: {res['wall_s']} s; results in {args.out}", file=sys.stderr)
 
