@@ -479,7 +479,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="segments in the index")
     parser.add_argument("--topics", type=int, default=2000)
-    parser.add_argument("--index-type", default="IVF_HNSW_SQ", choices=["IVF_HNSW_SQ", "IVF_PQ"])
+    parser.add_argument(
+        "--index-type", default="IVF_HNSW_SQ", choices=["IVF_HNSW_SQ", "IVF_SQ", "IVF_PQ"]
+    )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per scenario")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop offered load")

@@ -43,7 +43,7 @@ RESULT_COLUMNS = [f.name for f in INDEX_COLUMNS if f.name not in ("model", "mode
 # What ranking needs of a candidate; the rest of a row is read only for the hits shown
 # (see SearchIndex.hydrate): 20 full rows cost about 4 ms more per probe at 1M rows.
 RANK_COLUMNS = ["segment_id", "asset_id"]
-ANN_TYPES = ("IVF_PQ", "IVF_HNSW_SQ")
+ANN_TYPES = ("IVF_HNSW_SQ", "IVF_SQ", "IVF_PQ")
 SCALAR_COLUMNS = ("segment_id", "asset_id")
 
 
@@ -111,7 +111,7 @@ def _sub_vectors(dim: int) -> int:
 
 
 def ann_config(kind: str, rows: int, dim: int):
-    from lancedb.index import HnswSq, IvfPq
+    from lancedb.index import HnswSq, IvfPq, IvfSq
 
     if kind == "IVF_PQ":
         return IvfPq(
@@ -123,6 +123,8 @@ def ann_config(kind: str, rows: int, dim: int):
         # sqrt(rows) partitions (the default); m/ef_construction below the defaults (20/300)
         # halve the build: 1M rows in 381 s on 2 cores, recall@10 0.96 at ef 600 (bench).
         return HnswSq(distance_type="cosine", m=16, ef_construction=150)
+    if kind == "IVF_SQ":  # 14x faster to build than IVF_HNSW_SQ; see docs/decisions.md
+        return IvfSq(distance_type="cosine")
     raise ValueError(f"unknown ANN index type {kind!r}; expected one of {ANN_TYPES}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -97,7 +98,9 @@ class Settings(BaseSettings):
     index_refresh_s: float = Field(
         1.0, ge=0, description="How often the service looks for new index versions."
     )
-    ann_index_type: str = Field("IVF_HNSW_SQ", description="IVF_HNSW_SQ or IVF_PQ.")
+    ann_index_type: Literal["IVF_HNSW_SQ", "IVF_SQ", "IVF_PQ"] = Field(
+        "IVF_HNSW_SQ", description="ANN index type (docs/decisions.md has the measurements)."
+    )
     ann_index_min_rows: int = Field(
         100_000, ge=1, description="A space gets its ANN index at this many rows."
     )

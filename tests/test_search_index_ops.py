@@ -128,13 +128,14 @@ def test_readers_never_see_half_a_batch(live) -> None:
     assert seen == {"alpha", "bravo"}  # it did watch the versions change, without a restart
 
 
-@pytest.mark.parametrize("ann", [False, True])
+@pytest.mark.parametrize("ann", [None, "IVF_HNSW_SQ", "IVF_SQ"])
 def test_a_multi_vector_query_ranks_each_vector_as_a_single_query_does(tmp_path, ann) -> None:
     index = SearchIndex(tmp_path / "lancedb", tuning=IndexTuning(ann_min_rows=10**9))
     for a in range(6):
         index.upsert("text", _rows(f"a{a:02d}", 100, "t", a), [f"a{a:02d}"])
     if ann:
-        index.create_ann("text")
+        assert index.create_ann("text", ann)["type"] == ann
+        assert index.info("text")["ann"] is not None
     queries = [np.asarray(r["vector"], np.float32) for r in _rows("q", 5, "q", seed=99)]
     together = index.vector_batch("text", queries, 7)
     assert len(together) == 5
