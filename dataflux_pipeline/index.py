@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -151,6 +152,7 @@ class SearchIndex:
         self._spaces: tuple[float, list[str]] = (-math.inf, [])
         self._info: dict[str, tuple[float, dict[str, Any]]] = {}
         self._pins: dict[tuple[str, int], Any] = {}
+        self._pins_lock = threading.Lock()  # request threads share the pins
 
     # ---- reading -------------------------------------------------------------------
     def _fresh(self, stamp: float) -> bool:
@@ -236,9 +238,10 @@ class SearchIndex:
         if handle is None:
             handle = self.db.open_table(table_name(space))
             handle.checkout(version)
-            self._pins[space, version] = handle
-            while len(self._pins) > 8:  # writers add a version per batch; keep the newest
-                self._pins.pop(next(iter(self._pins)))
+            with self._pins_lock:
+                self._pins[space, version] = handle
+                while len(self._pins) > 8:  # writers add a version per batch; keep the newest
+                    self._pins.pop(next(iter(self._pins)))
         return version, handle
 
     async def _run(self, p: Probe, version: int | None, tbl) -> list[dict[str, Any]]:
@@ -322,7 +325,8 @@ class SearchIndex:
                 got = asyncio.run_coroutine_threadsafe(take.to_arrow(), LOOP.loop).result()
             except (OSError, RuntimeError, ValueError) as exc:
                 log.info("version %s of %s is gone (%s); reading rows by key", version, space, exc)
-                self._pins.pop((space, version), None)
+                with self._pins_lock:
+                    self._pins.pop((space, version), None)
                 continue
             found |= {r["segment_id"]: r for r in got.to_pylist() if r["segment_id"] in wanted}
         missing = [r["segment_id"] for r in rows if r["segment_id"] not in found]
