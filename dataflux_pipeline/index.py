@@ -122,7 +122,7 @@ def ann_config(kind: str, rows: int, dim: int):
         )
     if kind == "IVF_HNSW_SQ":
         # sqrt(rows) partitions (the default); m/ef_construction below the defaults (20/300)
-        # halve the build: 1M rows in 381 s on 2 cores, recall@10 0.96 at ef 600 (bench).
+        # halve the build: 1M rows in 195-381 s on 2 cores, recall@10 0.96 at ef 600 (bench).
         return HnswSq(distance_type="cosine", m=16, ef_construction=150)
     if kind == "IVF_SQ":  # 14x faster to build than IVF_HNSW_SQ; see docs/decisions.md
         return IvfSq(distance_type="cosine")

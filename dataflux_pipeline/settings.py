@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     )
     ann_nprobes: int = Field(10, ge=1, description="IVF partitions searched per query.")
     ann_refine_factor: int = Field(
-        0, ge=0, description="Re-rank k x this ANN candidates exactly (0: off; IVF_PQ needs 20)."
+        0, ge=0, description="Re-rank k x this ANN candidates exactly (0: off)."
     )
     ann_ef: int = Field(600, ge=1, description="HNSW search breadth.")
     index_keep_versions_s: float = Field(

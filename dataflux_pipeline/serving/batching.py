@@ -8,14 +8,11 @@ lone query pays nothing and a loaded service gets bigger, cheaper batches."""
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 
 class Batcher:
@@ -28,7 +25,7 @@ class Batcher:
         self._run = run
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.batches = self.items = 0  # counters, for /metrics and tests
+        self.batches = self.items = 0  # items / batches: the batch size reached
         self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
         self._thread.start()
 

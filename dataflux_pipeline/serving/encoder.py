@@ -4,7 +4,8 @@ A query is one sentence at batch size one, where eager PyTorch spends more time
 dispatching ops than multiplying. On CPUs with AVX512-BF16 the service keeps a bfloat16
 copy of the same weights, traced and frozen with TorchScript: 11.7 ms -> 6.2 ms a query on
 the 2-core bench host, vectors within 1e-4 cosine of the float32 ones. The copy is checked
-against the float32 model at load and dropped (with a log line) if it strays."""
+against the float32 model at load, alone and as a padded batch (the service embeds
+concurrent queries together), and dropped (with a log line) if it strays."""
 
 from __future__ import annotations
 
