@@ -73,7 +73,7 @@ def _cached(path: Path, spec: dict, make) -> dict:
 
 
 def make_video(work: Path, res: str, category: str, shots: int, preset: str) -> dict:
-    from dataflux_pipeline.samples import Transition, write_edit
+    from dataflux_pipeline.cli.samples import Transition, write_edit
 
     seed = SEED + 100 * list(SIZES).index(res) + CATEGORIES.index(category)
     path = work / "video" / f"{res}_{category}.mp4"
@@ -127,7 +127,7 @@ def concat(src: Path, dst: Path, reps: int, frames: int) -> None:
 
 
 def make_long_videos(work: Path, minutes: list[int]) -> list[dict]:
-    from dataflux_pipeline.samples import Transition, write_edit
+    from dataflux_pipeline.cli.samples import Transition, write_edit
 
     base = work / "long" / "base_1080p.mp4"
 
@@ -151,7 +151,7 @@ def make_long_videos(work: Path, minutes: list[int]) -> list[dict]:
 
 def key_track(bpm: float, tonic: str, mode: str, seconds: float, sr: int = 22050) -> np.ndarray:
     """Clicks at `bpm` plus a melody on the beats and a held triad in the key."""
-    from dataflux_pipeline.samples import click_track, tone
+    from dataflux_pipeline.cli.samples import click_track, tone
 
     steps = [0, 2, 4, 5, 7, 9, 11] if mode == "major" else [0, 2, 3, 5, 7, 8, 10]
     root = 48 + PITCHES.index(tonic)
@@ -175,7 +175,7 @@ def key_track(bpm: float, tonic: str, mode: str, seconds: float, sr: int = 22050
 
 
 def make_audio(work: Path, count: int) -> list[dict]:
-    from dataflux_pipeline.samples import write_wav
+    from dataflux_pipeline.cli.samples import write_wav
 
     out = []
     for bpm, (tonic, mode) in list(zip(TEMPI, KEYS, strict=True))[:count]:
@@ -201,7 +201,7 @@ def make_audio(work: Path, count: int) -> list[dict]:
 def make_images(work: Path, originals: int) -> list[dict]:
     """Originals (every pair sharing a palette: look-alikes, not copies) and, for every
     other original, its four edited copies; `family` says which are copies of which."""
-    from dataflux_pipeline.samples import NEAR_DUPLICATE_EDITS, near_duplicate, scene_image
+    from dataflux_pipeline.cli.samples import NEAR_DUPLICATE_EDITS, near_duplicate, scene_image
 
     sizes = [(640, 480), (800, 600), (1024, 768)]
     out = []
@@ -229,7 +229,7 @@ def make_images(work: Path, originals: int) -> list[dict]:
 
 
 def make_documents(work: Path, count: int) -> list[dict]:
-    from dataflux_pipeline.samples import ASTRONOMY_PAGES, write_pdf
+    from dataflux_pipeline.cli.samples import ASTRONOMY_PAGES, write_pdf
 
     out = []
     for n in range(count):
@@ -260,7 +260,7 @@ def work_dataflux(job: dict, settings) -> list[dict]:
     import decord  # noqa: F401
     from PIL import Image  # noqa: F401
 
-    from dataflux_pipeline.analyzers.video import VideoAnalyzer
+    from dataflux_pipeline.analyzers.video.analyzer import VideoAnalyzer
 
     analyzer = VideoAnalyzer(settings)
     out = []
@@ -293,7 +293,7 @@ def work_decode(job: dict, settings) -> list[dict]:
     import av
     import decord
 
-    from dataflux_pipeline.analyzers.video_scan import fit, probe
+    from dataflux_pipeline.analyzers.video.scan import fit, probe
 
     def decord_pass(f: str) -> int:
         width, height = fit(probe(Path(f)).display_size, settings.video_analysis_width)
@@ -318,7 +318,7 @@ def work_decode(job: dict, settings) -> list[dict]:
 
 
 def work_audio(job: dict, settings) -> list[dict]:
-    from dataflux_pipeline.analyzers.audio import AudioAnalyzer
+    from dataflux_pipeline.analyzers.audio.analyzer import AudioAnalyzer
 
     analyzer = AudioAnalyzer(settings)
     out = []

@@ -4,7 +4,7 @@ driven over HTTP; exact NumPy and FAISS flat search over the same vectors as the
 Vectors are 384-d and unit length, drawn around MiniLM embeddings of generated topic
 phrases (a mixture of two topics plus noise), so real MiniLM query embeddings land in
 populated regions the way they do on a real catalog; uniform random vectors would make
-every ANN index look worse than it is. Rows are written with the project's SearchIndex
+every ANN index look worse than it is. Rows are written with the project's Index
 (merge-insert in 100k batches) and indexed with its own create_fts/create_ann.
 
     .venv/bin/python bench/search.py                # 1,000,000 segments (about 30 min)
@@ -34,9 +34,14 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dataflux_pipeline.index import RANK_COLUMNS, IndexTuning, SearchIndex  # noqa: E402
 from dataflux_pipeline.settings import Settings  # noqa: E402
-from dataflux_pipeline.tables import TableStore  # noqa: E402
+from dataflux_pipeline.storage.index import RANK_COLUMNS, IndexReader, IndexTuning, IndexWriter  # noqa: E402
+from dataflux_pipeline.storage.tables import TableStore  # noqa: E402
+
+
+class Index(IndexWriter, IndexReader):
+    """The writer and the reader on one connection, as a test needs both sides."""
+
 
 DIM = 384
 PER_ASSET = 10
@@ -126,7 +131,7 @@ def build(args, home: Path) -> tuple[Corpus, dict]:
     saved = home / "built.json"
     if args.reuse and saved.exists():
         return corpus, json.loads(saved.read_text()) | {"reused": True}
-    index = SearchIndex(home / "lancedb", tuning=IndexTuning(fts_min_rows=10**12))
+    index = Index(home / "lancedb", tuning=IndexTuning(fts_min_rows=10**12))
     t0 = time.perf_counter()
     for start in range(0, args.n, CHUNK):
         index.upsert("text", corpus.chunk(start, min(CHUNK, args.n - start), np_rng), ())
@@ -181,7 +186,7 @@ def per_query(fn, items, size: int) -> dict:
     return {"ms_per_item": round(ms, 2), "batch": size, "items": len(items)}
 
 
-def stored_vectors(index: SearchIndex) -> tuple[np.ndarray, list[str]]:
+def stored_vectors(index: Index) -> tuple[np.ndarray, list[str]]:
     """The vectors as the index holds them: the peers search exactly the same data."""
     table = index.table("text").search().select(["segment_id", "vector"]).limit(None).to_arrow()
     flat = table["vector"].combine_chunks().values.to_numpy(zero_copy_only=False)
@@ -200,7 +205,7 @@ def peers(home: Path, queries: list[str]) -> dict:
     torch.set_num_threads(1)
     embedder = load_text_embedder(Settings().text_model, "cpu")
     q = embedder.encode(queries).astype(np.float32)
-    index = SearchIndex(home / "lancedb")
+    index = Index(home / "lancedb")
     v, ids = stored_vectors(index)
     row = {sid: n for n, sid in enumerate(ids)}
     exact = np.concatenate(
@@ -338,7 +343,7 @@ class Service:
     """`uvicorn` on the app factory in its own process (no access log), RSS sampled."""
 
     def __init__(self, home: Path, env: dict[str, str]) -> None:
-        from dataflux_pipeline.demo import free_port
+        from dataflux_pipeline.cli.demo import free_port
 
         self.port = free_port()
         full = os.environ | {"DATAFLUX_HOME": str(home)} | env

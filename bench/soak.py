@@ -28,7 +28,7 @@ TOPICS = ["lighthouse", "glacier", "violin", "harvest", "comet", "bakery", "rega
 
 def produce(landing: Path, staging: Path, stop: threading.Event, every_s: float, made: list):
     """One new file per tick, written beside the landing folder and renamed into it."""
-    from dataflux_pipeline.samples import click_track, write_image, write_wav
+    from dataflux_pipeline.cli.samples import click_track, write_image, write_wav
 
     rng = np.random.default_rng(7)
     n = 0
@@ -49,7 +49,7 @@ def produce(landing: Path, staging: Path, stop: threading.Event, every_s: float,
 
 
 def ingest_loop(env: dict, stop: threading.Event, log: list) -> None:
-    cmd = [sys.executable, "-m", "dataflux_pipeline.cli", "ingest", "--wait", "5"]
+    cmd = [sys.executable, "-m", "dataflux_pipeline.cli.main", "ingest", "--wait", "5"]
     while not stop.is_set():
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         log.append(proc.returncode)
@@ -71,14 +71,14 @@ def client(url: str, stop: threading.Event, latencies: list, errors: list) -> No
 
 
 def audit(home: Path, made: list[str]) -> dict:
-    from dataflux_pipeline.index import SearchIndex
-    from dataflux_pipeline.tables import TableStore
+    from dataflux_pipeline.storage.index import IndexReader
+    from dataflux_pipeline.storage.tables import TableStore
 
     tables = TableStore(home / "tables")
     assets = tables.read("assets")
     names = [Path(u).name for lst in assets["uris"].to_list() for u in lst]
     segments = tables.read("segments")
-    index = SearchIndex(home / "lancedb")
+    index = IndexReader(home / "lancedb")
     index_dupes = 0
     for space in index.spaces():
         ids = index.table(space).to_arrow()["segment_id"].to_pylist()
@@ -112,12 +112,12 @@ def main() -> None:
     port = 18000 + os.getpid() % 1000
     url = f"http://127.0.0.1:{port}"
     service = subprocess.Popen(
-        [sys.executable, "-m", "dataflux_pipeline.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "dataflux_pipeline.cli.main", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    from dataflux_pipeline.demo import wait_healthy
+    from dataflux_pipeline.cli.demo import wait_healthy
 
     wait_healthy(url, service)
     stop_files, stop_all = threading.Event(), threading.Event()
@@ -140,7 +140,7 @@ def main() -> None:
         t.start()
     time.sleep(args.seconds)
     stop_files.set()
-    drain = [sys.executable, "-m", "dataflux_pipeline.cli", "ingest", "--wait", "10"]
+    drain = [sys.executable, "-m", "dataflux_pipeline.cli.main", "ingest", "--wait", "10"]
     stop_all.set()
     for t in threads:
         t.join()

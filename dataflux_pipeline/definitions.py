@@ -4,28 +4,28 @@ import os
 
 import dagster as dg
 
-from dataflux_pipeline.assets import (
+from dataflux_pipeline.defs.assets import (
     analysis,
-    catalog,
     checks,
     embeddings,
     index,
+    intake,
     maintenance,
     relationships,
 )
-from dataflux_pipeline.deployment import executor_for
-from dataflux_pipeline.jobs import ingest_job
-from dataflux_pipeline.resources import resources_for
-from dataflux_pipeline.sensors.landing import landing_sensor
-from dataflux_pipeline.sensors.s3_landing import s3_landing_sensor
-from dataflux_pipeline.sensors.sweep import daily_sweep
+from dataflux_pipeline.defs.deployment import executor_for
+from dataflux_pipeline.defs.jobs import ingest_job
+from dataflux_pipeline.defs.resources import resources_for
+from dataflux_pipeline.defs.sensors.landing import landing_sensor
+from dataflux_pipeline.defs.sensors.s3_landing import s3_landing_sensor
+from dataflux_pipeline.defs.sensors.sweep import daily_sweep
 from dataflux_pipeline.settings import get_settings
 
 DEPLOYMENT = os.environ.get("DATAFLUX_DEPLOYMENT", "local")
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(
-        [catalog, analysis, embeddings, index, relationships, maintenance]
+        [intake, analysis, embeddings, index, relationships, maintenance]
     ),
     asset_checks=dg.load_asset_checks_from_modules([checks]),
     jobs=[ingest_job, maintenance.index_maintenance_job],

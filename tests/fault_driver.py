@@ -11,10 +11,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from dataflux_pipeline import index, tables
 from dataflux_pipeline.definitions import defs
-from dataflux_pipeline.resources import resources_for
+from dataflux_pipeline.defs.resources import resources_for
 from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.storage import index, tables
 
 
 def die(*_args, **_kwargs):
@@ -23,7 +23,7 @@ def die(*_args, **_kwargs):
 
 def main(home: str, partition: str, kill_at: str) -> None:
     if kill_at == "index":
-        index.SearchIndex.refresh = die
+        index.IndexWriter.refresh = die
     else:
         real_write, real_replace = tables.TableStore.write, os.replace
 

@@ -13,9 +13,9 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, settings
 
-from dataflux_pipeline.demo import free_port
-from dataflux_pipeline.ingest import ingest
-from dataflux_pipeline.samples import RECIPE_MD, write_image
+from dataflux_pipeline.cli.demo import free_port
+from dataflux_pipeline.cli.ingest import ingest
+from dataflux_pipeline.cli.samples import RECIPE_MD, write_image
 from dataflux_pipeline.serving.app import create_app
 from dataflux_pipeline.settings import Settings
 

@@ -9,15 +9,16 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from dataflux_pipeline.analyzers import audio as audio_module
-from dataflux_pipeline.analyzers import audio_decode, audio_frames
-from dataflux_pipeline.analyzers.audio import AudioAnalyzer
-from dataflux_pipeline.analyzers.audio_decode import has_audio
+from dataflux_pipeline.analyzers.audio import analyzer as audio_module
+from dataflux_pipeline.analyzers.audio import decode as audio_decode
+from dataflux_pipeline.analyzers.audio import frames as audio_frames
+from dataflux_pipeline.analyzers.audio.analyzer import AudioAnalyzer
+from dataflux_pipeline.analyzers.audio.decode import has_audio
+from dataflux_pipeline.analyzers.audio.tempo import estimate_key, estimate_tempo
 from dataflux_pipeline.analyzers.base import AnalysisError, MediaItem
-from dataflux_pipeline.analyzers.tempo import estimate_key, estimate_tempo
-from dataflux_pipeline.samples import Shot, click_track, tone, write_video, write_wav
-from dataflux_pipeline.schemas import FEATURES_AUDIO
+from dataflux_pipeline.cli.samples import Shot, click_track, tone, write_video, write_wav
 from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.storage.schemas import FEATURES_AUDIO
 
 SR = 22050
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"

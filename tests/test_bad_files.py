@@ -11,12 +11,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from dataflux_pipeline.cli.samples import Shot, write_pdf, write_video
 from dataflux_pipeline.definitions import defs
-from dataflux_pipeline.resources import resources_for
-from dataflux_pipeline.samples import Shot, write_pdf, write_video
-from dataflux_pipeline.sensors.landing import landing_sensor
+from dataflux_pipeline.defs.resources import resources_for
+from dataflux_pipeline.defs.sensors.landing import landing_sensor
 from dataflux_pipeline.settings import Settings
-from dataflux_pipeline.tables import TableStore
+from dataflux_pipeline.storage.tables import TableStore
 from tests.badfiles import truncate, write_audio, write_silence_flac
 
 pytestmark = pytest.mark.slow

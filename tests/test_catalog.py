@@ -6,10 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from dataflux_pipeline.catalog import CatalogError, check_type, group_files, sniff_mime, store_file
-from dataflux_pipeline.intake import Limits, merge_duplicates
-from dataflux_pipeline.intake import catalog_file as _catalog_file
-from dataflux_pipeline.samples import write_image, write_pdf
+from dataflux_pipeline.cli.samples import write_image, write_pdf
+from dataflux_pipeline.intake.identity import (
+    CatalogError,
+    check_type,
+    group_files,
+    sniff_mime,
+    store_file,
+)
+from dataflux_pipeline.intake.records import Limits, merge_duplicates
+from dataflux_pipeline.intake.records import catalog_file as _catalog_file
 
 
 def catalog_file(path, sidecars, objects, max_bytes, supported):

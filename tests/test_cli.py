@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from dataflux_pipeline.cli import main
-from dataflux_pipeline.samples import RECIPE_MD, Shot, write_srt, write_video
+from dataflux_pipeline.cli.main import main
+from dataflux_pipeline.cli.samples import RECIPE_MD, Shot, write_srt, write_video
 from dataflux_pipeline.settings import get_settings
 
 

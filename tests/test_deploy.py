@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from dataflux_pipeline.definitions import defs
-from dataflux_pipeline.deployment import executor_for, gpu_op_tags
+from dataflux_pipeline.defs.deployment import executor_for, gpu_op_tags
 from dataflux_pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from dataflux_pipeline.analyzers import AnalysisError, MediaItem
 from dataflux_pipeline.analyzers.document import DocumentAnalyzer, chunk_paragraphs
 from dataflux_pipeline.analyzers.image import ImageAnalyzer
 from dataflux_pipeline.analyzers.subtitles import parse_cues
-from dataflux_pipeline.samples import ASTRONOMY_PAGES, RECIPE_MD, write_image, write_pdf
+from dataflux_pipeline.cli.samples import ASTRONOMY_PAGES, RECIPE_MD, write_image, write_pdf
 
 
 def item(path: Path, mime: str, tmp_path: Path) -> MediaItem:
@@ -108,7 +108,7 @@ def test_page_without_text_layer_needs_ocr(settings, tmp_path: Path) -> None:
     import pyarrow as pa
     from PIL import Image
 
-    from dataflux_pipeline.schemas import FEATURES_DOCUMENT
+    from dataflux_pipeline.storage.schemas import FEATURES_DOCUMENT
 
     pdf = image_only_pdf(tmp_path / "mixed.pdf", with_text_page=True)
     result = DocumentAnalyzer(settings).run(item(pdf, "application/pdf", tmp_path))

@@ -14,13 +14,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from dataflux_pipeline.batches import Ledger, plan_batches
+from dataflux_pipeline.cli.samples import RECIPE_MD, Shot, write_image, write_srt, write_video
 from dataflux_pipeline.definitions import defs
-from dataflux_pipeline.index import SearchIndex
-from dataflux_pipeline.resources import resources_for
-from dataflux_pipeline.samples import RECIPE_MD, Shot, write_image, write_srt, write_video
+from dataflux_pipeline.defs.resources import resources_for
+from dataflux_pipeline.intake.batches import Ledger, plan_batches
 from dataflux_pipeline.settings import Settings
-from dataflux_pipeline.tables import TableStore
+from dataflux_pipeline.storage.index import IndexReader
+from dataflux_pipeline.storage.tables import TableStore
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def snapshot(settings: Settings) -> dict:
     out: dict = {t: store.read(t).height for t in TABLES}
     segments = store.read("segments")
     out["segment_ids_unique"] = segments["segment_id"].n_unique() == segments.height
-    index = SearchIndex(settings.lancedb)
+    index = IndexReader(settings.lancedb)
     for space in index.spaces():
         ids = index.table(space).to_arrow()["segment_id"].to_pylist()
         out[f"index_{space}"] = (len(ids), len(set(ids)))

@@ -13,11 +13,11 @@ import dagster as dg
 import httpx
 import pytest
 
+from dataflux_pipeline.cli.demo import free_port, wait_healthy
+from dataflux_pipeline.cli.ingest import ingest
+from dataflux_pipeline.cli.samples import RECIPE_MD, write_image
 from dataflux_pipeline.definitions import defs
-from dataflux_pipeline.demo import free_port, wait_healthy
-from dataflux_pipeline.ingest import ingest
-from dataflux_pipeline.resources import resources_for
-from dataflux_pipeline.samples import RECIPE_MD, write_image
+from dataflux_pipeline.defs.resources import resources_for
 from dataflux_pipeline.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ def test_searches_during_ingest_and_maintenance(tmp_path: Path, monkeypatch) -> 
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         assert not ingest(settings, instance).failed_runs
         service = subprocess.Popen(
-            [sys.executable, "-m", "dataflux_pipeline.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "dataflux_pipeline.cli.main", "serve", "--port", str(port)],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

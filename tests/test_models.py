@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dataflux_pipeline.cli.samples import write_image
 from dataflux_pipeline.models.clip import ClipEmbedder
 from dataflux_pipeline.models.text import TextEmbedder, load_text_embedder
-from dataflux_pipeline.samples import write_image
 from dataflux_pipeline.settings import Settings
 
 TEXTS = [

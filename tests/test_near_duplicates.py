@@ -6,14 +6,14 @@ import dagster as dg
 import polars as pl
 from PIL import Image, ImageEnhance
 
-from dataflux_pipeline.assets.analysis import analysis
-from dataflux_pipeline.assets.catalog import catalog_assets
-from dataflux_pipeline.assets.relationships import relationships
-from dataflux_pipeline.batches import Ledger, plan_batches
-from dataflux_pipeline.near_duplicates import near_duplicates
-from dataflux_pipeline.resources import resources_for
-from dataflux_pipeline.samples import write_image
-from dataflux_pipeline.tables import TableStore
+from dataflux_pipeline.analyzers.near_duplicates import near_duplicates
+from dataflux_pipeline.cli.samples import write_image
+from dataflux_pipeline.defs.assets.analysis import analysis
+from dataflux_pipeline.defs.assets.intake import catalog_assets
+from dataflux_pipeline.defs.assets.relationships import relationships
+from dataflux_pipeline.defs.resources import resources_for
+from dataflux_pipeline.intake.batches import Ledger, plan_batches
+from dataflux_pipeline.storage.tables import TableStore
 
 
 def test_hamming_distance_pairs() -> None:

@@ -15,14 +15,14 @@ import polars as pl
 import pytest
 import uvicorn
 
-from dataflux_pipeline.demo import free_port
-from dataflux_pipeline.index import SearchIndex
-from dataflux_pipeline.ingest import ingest
-from dataflux_pipeline.resources import resources_for
-from dataflux_pipeline.samples import write_demo_set, write_pdf
+from dataflux_pipeline.cli.demo import free_port
+from dataflux_pipeline.cli.ingest import ingest
+from dataflux_pipeline.cli.samples import write_demo_set, write_pdf
+from dataflux_pipeline.defs.resources import resources_for
 from dataflux_pipeline.serving.app import create_app
 from dataflux_pipeline.settings import Settings
-from dataflux_pipeline.tables import TableStore
+from dataflux_pipeline.storage.index import IndexReader
+from dataflux_pipeline.storage.tables import TableStore
 
 pytestmark = pytest.mark.slow
 TABLES = [
@@ -40,7 +40,7 @@ TABLES = [
 def counts(settings: Settings) -> dict[str, int]:
     store = TableStore(settings.tables)
     out = {t: store.read(t).height for t in TABLES}
-    index = SearchIndex(settings.lancedb)
+    index = IndexReader(settings.lancedb)
     out |= {f"index_{s}": index.count(s) for s in index.spaces()}
     return out
 

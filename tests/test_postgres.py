@@ -14,12 +14,12 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
+from dataflux_pipeline.cli.samples import RECIPE_MD, write_image
 from dataflux_pipeline.definitions import defs
-from dataflux_pipeline.index import SearchIndex
-from dataflux_pipeline.resources import resources_for
-from dataflux_pipeline.samples import RECIPE_MD, write_image
-from dataflux_pipeline.sensors.landing import landing_sensor
+from dataflux_pipeline.defs.resources import resources_for
+from dataflux_pipeline.defs.sensors.landing import landing_sensor
 from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.storage.index import IndexReader
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = os.environ.get("DATAFLUX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -107,4 +107,4 @@ def test_partition_runs_on_postgres_storage(database, tmp_path: Path, monkeypatc
         "WHERE dagster_event_type = 'ASSET_MATERIALIZATION'",
     )
     assert materialized == 9
-    assert SearchIndex(settings.lancedb).count("text") == 3  # three Markdown chunks
+    assert IndexReader(settings.lancedb).count("text") == 3  # three Markdown chunks

@@ -7,15 +7,15 @@ import dagster as dg
 import polars as pl
 
 from dataflux_pipeline.analyzers import MediaItem, analyze_file, registry
-from dataflux_pipeline.assets.analysis import analysis
-from dataflux_pipeline.assets.catalog import catalog_assets
-from dataflux_pipeline.assets.embeddings import embeddings
-from dataflux_pipeline.assets.index import search_index
-from dataflux_pipeline.batches import Ledger, plan_batches
-from dataflux_pipeline.index import SearchIndex
-from dataflux_pipeline.resources import resources_for
-from dataflux_pipeline.samples import Shot, write_image, write_video
-from dataflux_pipeline.tables import TableStore
+from dataflux_pipeline.cli.samples import Shot, write_image, write_video
+from dataflux_pipeline.defs.assets.analysis import analysis
+from dataflux_pipeline.defs.assets.embeddings import embeddings
+from dataflux_pipeline.defs.assets.index import search_index
+from dataflux_pipeline.defs.assets.intake import catalog_assets
+from dataflux_pipeline.defs.resources import resources_for
+from dataflux_pipeline.intake.batches import Ledger, plan_batches
+from dataflux_pipeline.storage.index import IndexReader
+from dataflux_pipeline.storage.tables import TableStore
 
 
 def test_entry_point_plugins_join_the_registry(settings, monkeypatch, tmp_path: Path) -> None:
@@ -51,4 +51,4 @@ def test_clip_embeds_keyframes_and_images_when_configured(settings, tiny_clip: P
     clip = emb.filter(pl.col("space") == "clip")
     assert clip.height == 3  # two keyframes and one image
     assert set(clip["dim"]) == {16} and set(clip["model"]) == {tiny_clip.name}
-    assert SearchIndex(settings.lancedb).count("clip") == 3
+    assert IndexReader(settings.lancedb).count("clip") == 3

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import uvicorn
 
-from dataflux_pipeline.demo import free_port
+from dataflux_pipeline.cli.demo import free_port
 from dataflux_pipeline.serving.app import create_app
 from dataflux_pipeline.settings import Settings
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from dataflux_pipeline.assets.analysis import analysis
-from dataflux_pipeline.assets.catalog import catalog_assets
-from dataflux_pipeline.assets.embeddings import embeddings
-from dataflux_pipeline.batches import Ledger, plan_batches
-from dataflux_pipeline.resources import EmbeddingModels, resources_for
+from dataflux_pipeline.defs.assets.analysis import analysis
+from dataflux_pipeline.defs.assets.embeddings import embeddings
+from dataflux_pipeline.defs.assets.intake import catalog_assets
+from dataflux_pipeline.defs.resources import EmbeddingModels, resources_for
+from dataflux_pipeline.intake.batches import Ledger, plan_batches
 from dataflux_pipeline.settings import Settings
-from dataflux_pipeline.tables import TableStore
+from dataflux_pipeline.storage.tables import TableStore
 
 
 class FlakyModels(EmbeddingModels):

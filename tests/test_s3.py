@@ -15,19 +15,19 @@ import polars as pl
 import pytest
 import uvicorn
 
-from dataflux_pipeline.assets.analysis import analysis
-from dataflux_pipeline.assets.catalog import catalog_assets
-from dataflux_pipeline.assets.embeddings import embeddings
-from dataflux_pipeline.assets.index import search_index
-from dataflux_pipeline.demo import free_port
-from dataflux_pipeline.index import SearchIndex
-from dataflux_pipeline.resources import resources_for
-from dataflux_pipeline.samples import RECIPE_MD, Shot, write_srt, write_video
-from dataflux_pipeline.sensors.s3_landing import s3_landing_sensor
+from dataflux_pipeline.cli.demo import free_port
+from dataflux_pipeline.cli.samples import RECIPE_MD, Shot, write_srt, write_video
+from dataflux_pipeline.defs.assets.analysis import analysis
+from dataflux_pipeline.defs.assets.embeddings import embeddings
+from dataflux_pipeline.defs.assets.index import search_index
+from dataflux_pipeline.defs.assets.intake import catalog_assets
+from dataflux_pipeline.defs.resources import resources_for
+from dataflux_pipeline.defs.sensors.s3_landing import s3_landing_sensor
 from dataflux_pipeline.serving.app import create_app
 from dataflux_pipeline.settings import Settings
-from dataflux_pipeline.storage import filesystem
-from dataflux_pipeline.tables import TableStore
+from dataflux_pipeline.storage.index import IndexReader
+from dataflux_pipeline.storage.objects import filesystem
+from dataflux_pipeline.storage.tables import TableStore
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +145,7 @@ def test_full_partition_on_s3_and_served_from_it(s3, tmp_path) -> None:
     assert fs.glob(f"{root}/tables/assets/*/data.parquet")
     assert len(fs.glob(f"{root}/store/objects/*/*")) == 3  # video, its subtitles, the recipe
     assert len(fs.glob(f"{root}/store/thumbnails/*/*/*.jpg")) == 2  # one keyframe per shot
-    assert SearchIndex(settings.lancedb).count("text") == 4  # one cue + three chunks
+    assert IndexReader(settings.lancedb).count("text") == 4  # one cue + three chunks
     assert (
         not (tmp_path / "worker" / "lancedb").exists()
         and not (tmp_path / "worker" / "tables").exists()

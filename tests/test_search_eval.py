@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dataflux_pipeline.index import SearchIndex
-from dataflux_pipeline.tables import TableStore
+from dataflux_pipeline.storage.index import IndexReader
+from dataflux_pipeline.storage.tables import TableStore
 from tests.eval import harness
 
 
@@ -35,7 +35,7 @@ def test_corpus_is_what_the_judgments_talk_about() -> None:
 def test_paraphrases_share_no_indexed_term_with_their_answer() -> None:
     """Checked with the full-text index's own tokenizer (stemming, stop words)."""
     settings, _, _ = harness.catalog()
-    index = SearchIndex(settings.lancedb)
+    index = IndexReader(settings.lancedb)
     rows = index.table("text").to_arrow().select(["file_name", "text"]).to_pylist()
     text_of: dict[str, str] = {}
     for r in rows:
@@ -67,7 +67,7 @@ def test_hybrid_beats_text_only_and_vector_only(service: str) -> None:
 
 def test_eval_index_is_built_by_the_pipeline_with_full_text() -> None:
     settings, _, _ = harness.catalog()
-    index = SearchIndex(settings.lancedb)
+    index = IndexReader(settings.lancedb)
     embeddings = TableStore(settings.tables).read("embeddings")
     expected = embeddings.filter(pl.col("space") == "text")["segment_id"].n_unique()
     info = index.info("text")

@@ -11,11 +11,16 @@ import httpx
 import numpy as np
 import pytest
 
-from dataflux_pipeline.assets.maintenance import search_index_indexes, search_index_optimized
-from dataflux_pipeline.index import IndexTuning, SearchIndex
-from dataflux_pipeline.resources import CatalogStore
+from dataflux_pipeline.defs.assets.maintenance import search_index_indexes, search_index_optimized
+from dataflux_pipeline.defs.resources import CatalogStore
 from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.storage.index import IndexReader, IndexTuning, IndexWriter
 from tests.eval import harness
+
+
+class Index(IndexWriter, IndexReader):
+    """The writer and the reader on one connection, as a test needs both sides."""
+
 
 DIM = 384
 
@@ -41,7 +46,7 @@ def _rows(asset: str, n: int, tag: str, seed: int, offset: int = 0) -> list[dict
 def test_indexes_past_the_threshold_and_batches_still_merge(tmp_path, monkeypatch) -> None:
     settings = Settings(home=tmp_path / "data")
     monkeypatch.setenv("DATAFLUX_ANN_INDEX_MIN_ROWS", "500")
-    index = SearchIndex(settings.lancedb)
+    index = Index(settings.lancedb)
     for a in range(6):
         index.upsert("text", _rows(f"a{a:02d}", 100, "first", a), [f"a{a:02d}"])
     info = index.info("text")
@@ -56,7 +61,7 @@ def test_indexes_past_the_threshold_and_batches_still_merge(tmp_path, monkeypatc
     assert built["ann_indexes_built"].value == 1 and built["ann_min_rows"].value == 500
     optimized = result.asset_materializations_for_node("search_index_optimized")[0].metadata
     assert optimized["fragments_removed"].value > 0
-    index = SearchIndex(settings.lancedb)
+    index = Index(settings.lancedb)
     types = {i["type"] for i in index.info("text")["indices"]}
     assert types == {"IvfHnswSq", "FTS", "BTree"}
 
@@ -74,7 +79,7 @@ def test_indexes_past_the_threshold_and_batches_still_merge(tmp_path, monkeypatc
 
 
 def test_an_empty_batch_changes_nothing(tmp_path) -> None:
-    index = SearchIndex(tmp_path / "lancedb", tuning=IndexTuning())
+    index = Index(tmp_path / "lancedb", tuning=IndexTuning())
     index.upsert("text", _rows("a", 3, "x", 1), ["a"])
     version = index.table("text").version
     assert index.upsert("text", [], ["b"]) == 0
@@ -83,9 +88,9 @@ def test_an_empty_batch_changes_nothing(tmp_path) -> None:
 
 
 @pytest.fixture
-def live(tmp_path) -> tuple[Settings, SearchIndex]:
+def live(tmp_path) -> tuple[Settings, Index]:
     settings = Settings(home=tmp_path / "data", index_refresh_s=0.0)
-    index = SearchIndex(settings.lancedb)
+    index = Index(settings.lancedb)
     for a in range(3):
         index.upsert("text", _rows(f"other{a}", 5, "other", a), [f"other{a}"])
     index.upsert("text", _rows("target", 5, "alpha", 7), ["target"])
@@ -130,7 +135,7 @@ def test_readers_never_see_half_a_batch(live) -> None:
 
 @pytest.mark.parametrize("ann", [None, "IVF_HNSW_SQ", "IVF_SQ"])
 def test_a_multi_vector_query_ranks_each_vector_as_a_single_query_does(tmp_path, ann) -> None:
-    index = SearchIndex(tmp_path / "lancedb", tuning=IndexTuning(ann_min_rows=10**9))
+    index = Index(tmp_path / "lancedb", tuning=IndexTuning(ann_min_rows=10**9))
     for a in range(6):
         index.upsert("text", _rows(f"a{a:02d}", 100, "t", a), [f"a{a:02d}"])
     if ann:
@@ -146,7 +151,7 @@ def test_a_multi_vector_query_ranks_each_vector_as_a_single_query_does(tmp_path,
 
 
 def test_hydrate_reads_full_rows_even_after_compaction_moved_them(tmp_path) -> None:
-    index = SearchIndex(tmp_path / "lancedb", tuning=IndexTuning(keep_versions_s=0))
+    index = Index(tmp_path / "lancedb", tuning=IndexTuning(keep_versions_s=0))
     for a in range(4):
         index.upsert("text", _rows(f"a{a:02d}", 50, "t", a), [f"a{a:02d}"])
     query = np.asarray(_rows("a02", 1, "t", 2)[0]["vector"], np.float32)  # a02:chunk:0

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from dataflux_pipeline.batches import Ledger, decode_pending
-from dataflux_pipeline.resources import resources_for
-from dataflux_pipeline.sensors.landing import landing_sensor
-from dataflux_pipeline.sensors.sweep import daily_sweep
+from dataflux_pipeline.defs.resources import resources_for
+from dataflux_pipeline.defs.sensors.landing import landing_sensor
+from dataflux_pipeline.defs.sensors.sweep import daily_sweep
+from dataflux_pipeline.intake.batches import Ledger, decode_pending
 
 
 def tick(instance, settings, cursor=None) -> dg.SensorResult:

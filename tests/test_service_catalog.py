@@ -14,8 +14,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from dataflux_pipeline.ingest import ingest
-from dataflux_pipeline.samples import near_duplicate
+from dataflux_pipeline.cli.ingest import ingest
+from dataflux_pipeline.cli.samples import near_duplicate
 from dataflux_pipeline.settings import Settings
 from tests.eval import harness
 

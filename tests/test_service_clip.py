@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 
-from dataflux_pipeline.index import SearchIndex
+from dataflux_pipeline.cli.samples import write_image
 from dataflux_pipeline.models.clip import load_clip_embedder
 from dataflux_pipeline.models.text import load_text_embedder
-from dataflux_pipeline.samples import write_image
 from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.storage.index import IndexWriter
 from tests.eval import harness
 
 
@@ -21,7 +21,7 @@ def test_clip_space_joins_text_queries_and_file_queries(tmp_path: Path, tiny_cli
     images = [
         write_image(tmp_path / f"img{n}.jpg", (40 * n, 90, 200 - 30 * n), seed=n) for n in range(4)
     ]
-    index = SearchIndex(settings.lancedb)
+    index = IndexWriter(settings.lancedb)
     rows = [
         {
             "segment_id": f"{'c' * 63}{n}:image:0",

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from dataflux_pipeline.settings import Settings
-from dataflux_pipeline.tables import TableStore
+from dataflux_pipeline.storage.tables import TableStore
 from tests.eval import harness
 
 

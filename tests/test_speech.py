@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataflux_pipeline.analyzers import audio as audio_module
-from dataflux_pipeline.analyzers.audio import AudioAnalyzer
-from dataflux_pipeline.analyzers.audio_decode import AudioStream, mono
+from dataflux_pipeline.analyzers.audio import analyzer as audio_module
+from dataflux_pipeline.analyzers.audio.analyzer import AudioAnalyzer
+from dataflux_pipeline.analyzers.audio.decode import AudioStream, mono
+from dataflux_pipeline.analyzers.audio.speech import TranscriptPiece, chunks, transcribe
 from dataflux_pipeline.analyzers.base import MediaItem
-from dataflux_pipeline.analyzers.speech import TranscriptPiece, chunks, transcribe
+from dataflux_pipeline.cli.samples import write_wav
 from dataflux_pipeline.models.whisper import load_whisper, split_timestamps
-from dataflux_pipeline.samples import write_wav
 from dataflux_pipeline.settings import Settings
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -189,7 +189,7 @@ def test_whisper_unset_skips_with_one_log_line(tmp_path, caplog) -> None:
     audio_module._note_no_whisper.cache_clear()
     path = write_wav(tmp_path / "tone.wav", np.sin(np.arange(22050 * 2) / 5).astype(np.float32))
     analyzer = AudioAnalyzer(Settings(whisper_model=None))
-    with caplog.at_level(logging.INFO, logger="dataflux_pipeline.analyzers.audio"):
+    with caplog.at_level(logging.INFO, logger="dataflux_pipeline.analyzers.audio.analyzer"):
         for name in ("a", "b"):
             result = analyzer.run(MediaItem(path, name, "audio/wav", tmp_path / "store"))
             assert not [s for s in result.segments if s.kind == "transcript"]

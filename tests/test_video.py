@@ -13,13 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataflux_pipeline.analyzers import video, video_scan, visual
+from dataflux_pipeline.analyzers import visual
 from dataflux_pipeline.analyzers.base import AnalysisError, MediaItem
-from dataflux_pipeline.analyzers.shots import ShotDetector
-from dataflux_pipeline.analyzers.video import VideoAnalyzer
-from dataflux_pipeline.samples import Shot, Transition, TrueBoundary, write_edit, write_video
-from dataflux_pipeline.schemas import FEATURES_VIDEO
+from dataflux_pipeline.analyzers.video import analyzer as video
+from dataflux_pipeline.analyzers.video import scan as video_scan
+from dataflux_pipeline.analyzers.video.analyzer import VideoAnalyzer
+from dataflux_pipeline.analyzers.video.shots import ShotDetector
+from dataflux_pipeline.cli.samples import Shot, Transition, TrueBoundary, write_edit, write_video
 from dataflux_pipeline.settings import Settings
+from dataflux_pipeline.storage.schemas import FEATURES_VIDEO
 
 FPS = 25
 SHOTS = [

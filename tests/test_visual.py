@@ -12,9 +12,9 @@ import pytest
 from dataflux_pipeline.analyzers import visual
 from dataflux_pipeline.analyzers.base import MediaItem
 from dataflux_pipeline.analyzers.image import ImageAnalyzer
-from dataflux_pipeline.analyzers.video import VideoAnalyzer
+from dataflux_pipeline.analyzers.video.analyzer import VideoAnalyzer
 from dataflux_pipeline.analyzers.visual import cosine, descriptor
-from dataflux_pipeline.samples import (
+from dataflux_pipeline.cli.samples import (
     NEAR_DUPLICATE_EDITS,
     Transition,
     near_duplicate,

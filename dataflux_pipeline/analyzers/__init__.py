@@ -81,8 +81,8 @@ def analyze_file(item: MediaItem, registry: AnalyzerRegistry) -> AnalysisResult:
 
     Raises AnalysisError with a message for people when the file cannot be analyzed.
     """
-    from dataflux_pipeline.analyzers.audio import AudioAnalyzer
-    from dataflux_pipeline.analyzers.audio_decode import has_audio
+    from dataflux_pipeline.analyzers.audio.analyzer import AudioAnalyzer
+    from dataflux_pipeline.analyzers.audio.decode import has_audio
 
     analyzer = registry.for_mime(item.mime_type)
     if analyzer is None:

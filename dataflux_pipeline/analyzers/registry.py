@@ -39,10 +39,10 @@ class AnalyzerRegistry:
 
 
 def default_registry(settings: Settings | None = None) -> AnalyzerRegistry:
-    from dataflux_pipeline.analyzers.audio import AudioAnalyzer
+    from dataflux_pipeline.analyzers.audio.analyzer import AudioAnalyzer
     from dataflux_pipeline.analyzers.document import DocumentAnalyzer
     from dataflux_pipeline.analyzers.image import ImageAnalyzer
-    from dataflux_pipeline.analyzers.video import VideoAnalyzer
+    from dataflux_pipeline.analyzers.video.analyzer import VideoAnalyzer
 
     settings = settings or get_settings()
     registry = AnalyzerRegistry()

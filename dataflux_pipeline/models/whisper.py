@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dataflux_pipeline.analyzers.speech import TranscriptPiece
 from dataflux_pipeline.models.device import model_version, pick_device, pick_dtype
+from dataflux_pipeline.models.transcripts import TranscriptPiece
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dataflux_pipeline import __version__
-from dataflux_pipeline.serving import routes_assets, routes_ops, routes_search
+from dataflux_pipeline.serving.deps import Service
 from dataflux_pipeline.serving.metrics import Metrics
+from dataflux_pipeline.serving.routes import assets as routes_assets
+from dataflux_pipeline.serving.routes import ops as routes_ops
+from dataflux_pipeline.serving.routes import search as routes_search
 from dataflux_pipeline.serving.search import Searcher
-from dataflux_pipeline.serving.state import Service
 from dataflux_pipeline.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

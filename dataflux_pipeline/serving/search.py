@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from dataflux_pipeline.index import RANK_COLUMNS, IndexTuning, Probe, SearchIndex, quote
 from dataflux_pipeline.serving.batching import Batcher, Direct
-from dataflux_pipeline.serving.catalog import Catalog, asset_metadata
 from dataflux_pipeline.serving.fusion import (
     Group,
     Leg,
@@ -26,8 +24,10 @@ from dataflux_pipeline.serving.fusion import (
     term_pattern,
 )
 from dataflux_pipeline.serving.schemas import AssetHit, Filters, SearchRequest, SearchResponse
+from dataflux_pipeline.serving.views import Catalog, asset_metadata
 from dataflux_pipeline.settings import Settings
-from dataflux_pipeline.tables import TableStore
+from dataflux_pipeline.storage.index import RANK_COLUMNS, IndexReader, IndexTuning, Probe, quote
+from dataflux_pipeline.storage.tables import TableStore
 
 log = logging.getLogger(__name__)
 PREFILTER_MAX_ASSETS = 1000  # more allowed assets than this: filter after the search instead
@@ -41,11 +41,11 @@ class Searcher:
     def __init__(
         self,
         settings: Settings,
-        index: SearchIndex | None = None,
+        index: IndexReader | None = None,
         catalog: Catalog | None = None,
     ) -> None:
         self.settings = settings
-        self.index = index or SearchIndex(
+        self.index = index or IndexReader(
             settings.lancedb,
             refresh_seconds=settings.index_refresh_s,
             tuning=IndexTuning.from_settings(settings),

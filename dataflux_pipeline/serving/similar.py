@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dataflux_pipeline.index import RANK_COLUMNS, Probe, quote
 from dataflux_pipeline.serving.fusion import Leg, fuse
 from dataflux_pipeline.serving.schemas import SimilarOptions, SimilarRequest, SimilarResponse
 from dataflux_pipeline.serving.search import EmptyResult, Searcher
+from dataflux_pipeline.storage.index import RANK_COLUMNS, Probe, quote
 
 QUERIES_PER_SPACE = 8  # an uploaded file's segments searched per space (windows, keyframes)
 CONTAINER_KINDS = ("page",)  # as in the embeddings step: a page repeats its chunks' text

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dataflux_pipeline.catalog import CatalogError, check_type, media_type_of, sniff_mime
+from dataflux_pipeline.intake.identity import CatalogError, check_type, media_type_of, sniff_mime
 
 UPLOADS = "uploads"
 INCOMING = ".incoming"

@@ -33,7 +33,7 @@ def queries() -> list[dict]:
 def stage_corpus(landing: Path) -> list[Path]:
     """The corpus as a landing folder; primaries for sidecars are generated (no binaries in
     git), with distinct tones and colours so their descriptor vectors differ."""
-    from dataflux_pipeline.samples import tone, write_image, write_wav
+    from dataflux_pipeline.cli.samples import tone, write_image, write_wav
 
     landing.mkdir(parents=True, exist_ok=True)
     written = []
@@ -54,9 +54,9 @@ def catalog():
     """(settings, instance, partition) of the ingested corpus; built once per process."""
     import dagster as dg
 
+    from dataflux_pipeline.cli.ingest import ingest
     from dataflux_pipeline.definitions import defs
-    from dataflux_pipeline.ingest import ingest
-    from dataflux_pipeline.resources import resources_for
+    from dataflux_pipeline.defs.resources import resources_for
     from dataflux_pipeline.settings import Settings
 
     root = Path(tempfile.mkdtemp(prefix="dataflux-eval-"))
@@ -87,7 +87,7 @@ def copy_catalog(target: Path):
 
 def asset_ids(settings) -> dict[str, str]:
     """File stem -> asset id."""
-    from dataflux_pipeline.tables import TableStore
+    from dataflux_pipeline.storage.tables import TableStore
 
     assets = TableStore(settings.tables).read("assets")
     return {Path(n).stem: a for n, a in zip(assets["file_name"], assets["asset_id"], strict=True)}
@@ -98,7 +98,7 @@ def serve(settings) -> Iterator[str]:
     """The real app on a real socket (uvicorn in a thread)."""
     import uvicorn
 
-    from dataflux_pipeline.demo import free_port
+    from dataflux_pipeline.cli.demo import free_port
     from dataflux_pipeline.serving.app import create_app
 
     port = free_port()

@@ -1,0 +1,2 @@
+"""A file's identity before analysis: hashes, sniffed type, sidecars, and the batches
+the sensors group landed files into."""

@@ -1,0 +1,105 @@
+"""POST /search, /similar and /search/by-file."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
+from pydantic import ValidationError
+
+from dataflux_pipeline.analyzers import AnalysisError
+from dataflux_pipeline.serving import similar as sim
+from dataflux_pipeline.serving.auth import require
+from dataflux_pipeline.serving.deps import ASSET_ID, SEGMENT_ID, Service, check_id, service
+from dataflux_pipeline.serving.schemas import (
+    MediaType,
+    SearchRequest,
+    SearchResponse,
+    SimilarOptions,
+    SimilarRequest,
+    SimilarResponse,
+)
+from dataflux_pipeline.serving.uploads import UploadError, check, safe_name, stage
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["search"], dependencies=[Depends(require("search"))])
+Svc = Annotated[Service, Depends(service)]
+
+
+@router.post("/search", response_model=SearchResponse)
+def search(req: SearchRequest, svc: Svc) -> Response:
+    """Text query over every segment; hits grouped per asset, best segments first."""
+    # Serialized once here: FastAPI would validate the model against response_model again.
+    return Response(svc.searcher.search(req).model_dump_json(), media_type="application/json")
+
+
+@router.post(
+    "/similar",
+    response_model=SimilarResponse,
+    responses={404: {"description": "item not indexed"}, 422: {"description": "bad space"}},
+)
+def similar(req: SimilarRequest, svc: Svc) -> SimilarResponse:
+    """Items near an indexed asset or segment, in one embedding space or all it has."""
+    if req.asset_id:
+        check_id(ASSET_ID, req.asset_id, "asset id")
+    if req.segment_id:
+        check_id(SEGMENT_ID, req.segment_id, "segment id")
+    if req.space is not None and req.space not in svc.index.spaces():
+        raise HTTPException(422, f"no embedding space {req.space!r}; have {svc.index.spaces()}")
+    try:
+        return sim.similar(svc.searcher, req)
+    except sim.NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except sim.BadRequest as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+def _too_big(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise HTTPException(413, f"file is over the limit of {limit} bytes")
+
+
+@router.post(
+    "/search/by-file",
+    response_model=SimilarResponse,
+    responses={413: {"description": "too large"}, 415: {"description": "unsupported type"}},
+)
+def search_by_file(
+    request: Request,
+    svc: Svc,
+    file: Annotated[UploadFile, File(description="A short image, audio clip or document.")],
+    limit: Annotated[int, Form()] = 10,
+    space: Annotated[str | None, Form()] = None,
+    threshold: Annotated[float | None, Form()] = None,
+    media_types: Annotated[list[MediaType] | None, Form()] = None,
+) -> SimilarResponse:
+    """Analyze the file with the pipeline's analyzers and models, then search every space
+    its vectors fall in (visual and audio descriptors, text, CLIP). Nothing is stored."""
+    max_bytes = svc.settings.query_file_max_bytes
+    _too_big(request, max_bytes)
+    try:
+        options = SimilarOptions(
+            limit=limit, space=space, threshold=threshold, media_types=media_types
+        )
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc
+    with tempfile.TemporaryDirectory(prefix="dataflux-byfile-") as tmp:
+        try:
+            staged = stage(file.file, safe_name(file.filename), Path(tmp), max_bytes)
+            check(staged, svc.registry.media_type)
+            named = staged.path.with_name(staged.name)
+            staged.path.rename(named)
+            return sim.similar_to_file(svc.searcher, named, staged.mime_type, options)
+        except UploadError as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
+        except AnalysisError as exc:
+            raise HTTPException(422, f"could not analyze the file: {exc}") from exc
+        except sim.BadRequest as exc:
+            raise HTTPException(422, str(exc)) from exc
+        except (OSError, ValueError, RuntimeError) as exc:  # a decoder choking on odd bytes
+            log.warning("by-file analysis of %s failed: %r", file.filename, exc)
+            raise HTTPException(422, f"could not analyze the file: {exc}") from exc
