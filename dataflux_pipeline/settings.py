@@ -79,6 +79,10 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_url: str = Field(
+        "http://127.0.0.1:8000", description="The service `dataflux search` and tools ask."
+    )
+    api_key: str | None = Field(None, description="Key the CLI sends to the service.")
     doc_chunk_overlap_chars: int = Field(
         100, ge=0, description="Text repeated from the end of a chunk at the start of the next."
     )

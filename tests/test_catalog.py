@@ -8,17 +8,17 @@ import pytest
 
 from dataflux_pipeline.cli.samples import write_image, write_pdf
 from dataflux_pipeline.intake.identity import (
-    CatalogError,
+    IntakeError,
     check_type,
-    group_files,
     sniff_mime,
     store_file,
 )
 from dataflux_pipeline.intake.records import Limits, merge_duplicates
-from dataflux_pipeline.intake.records import catalog_file as _catalog_file
+from dataflux_pipeline.intake.records import intake_record as _catalog_file
+from dataflux_pipeline.intake.sidecars import group_files
 
 
-def catalog_file(path, sidecars, objects, max_bytes, supported):
+def intake_record(path, sidecars, objects, max_bytes, supported):
     return _catalog_file(path, path.parent, sidecars, objects, Limits(max_bytes, 3600), supported)
 
 
@@ -31,12 +31,12 @@ def media_type(mime: str) -> str | None:
 def test_sniffing_uses_content_not_extension(tmp_path: Path) -> None:
     pdf = write_pdf(tmp_path / "film.mp4", ["hello"])
     assert sniff_mime(pdf, pdf.read_bytes()[:8192]) == "application/pdf"
-    with pytest.raises(CatalogError, match="application/pdf"):
+    with pytest.raises(IntakeError, match="application/pdf"):
         check_type(pdf, "application/pdf")
     jpg = tmp_path / "noise.jpg"
     jpg.write_bytes(os.urandom(4096))
     assert sniff_mime(jpg, jpg.read_bytes()) == "application/octet-stream"
-    with pytest.raises(CatalogError, match="not a readable image"):
+    with pytest.raises(IntakeError, match="not a readable image"):
         check_type(jpg, "application/octet-stream")
     md = tmp_path / "notes.md"
     md.write_text("# Title\n\nbody ü")
@@ -55,7 +55,7 @@ def test_store_file_is_content_addressed_and_hashes_right(tmp_path: Path) -> Non
     assert sa.store_path == sb.store_path
     assert len(list(objects.rglob("*.txt"))) == 1
     assert not list(objects.rglob(".incoming-*"))
-    with pytest.raises(CatalogError, match="over the limit"):
+    with pytest.raises(IntakeError, match="over the limit"):
         store_file(a, objects, 3)
 
 
@@ -63,18 +63,18 @@ def test_catalog_rows_for_bad_files(tmp_path: Path) -> None:
     objects = tmp_path / "store" / "objects"
     empty = tmp_path / "empty.mp4"
     empty.touch()
-    row = catalog_file(empty, {}, objects, 1 << 30, media_type)
+    row = intake_record(empty, {}, objects, 1 << 30, media_type)
     assert row["status"] == "failed" and "empty" in row["error"]
     assert row["asset_id"] == hashlib.sha256(b"").hexdigest()
-    gone = catalog_file(tmp_path / "gone.mp4", {}, objects, 1 << 30, media_type)
+    gone = intake_record(tmp_path / "gone.mp4", {}, objects, 1 << 30, media_type)
     assert gone["status"] == "failed" and "disappeared" in gone["error"]
     assert gone["asset_id"].startswith("unreadable-")
     pdf = write_pdf(tmp_path / "movie.mp4", ["text"])
-    bad = catalog_file(pdf, {}, objects, 1 << 30, media_type)
+    bad = intake_record(pdf, {}, objects, 1 << 30, media_type)
     assert bad["status"] == "failed" and "says video" in bad["error"]
     weird = tmp_path / "data.bin"
     weird.write_bytes(b"\x00\x01\x02" * 100)
-    skipped = catalog_file(weird, {}, objects, 1 << 30, media_type)
+    skipped = intake_record(weird, {}, objects, 1 << 30, media_type)
     assert skipped["status"] == "skipped" and "unsupported" in skipped["error"]
 
 
@@ -82,12 +82,12 @@ def test_same_content_two_names_is_one_asset(tmp_path: Path) -> None:
     objects = tmp_path / "store" / "objects"
     img = write_image(tmp_path / "one.jpg", (10, 20, 30))
     (tmp_path / "two.jpg").write_bytes(img.read_bytes())
-    rows = [catalog_file(p, {}, objects, 1 << 30, media_type) for p in (img, tmp_path / "two.jpg")]
+    rows = [intake_record(p, {}, objects, 1 << 30, media_type) for p in (img, tmp_path / "two.jpg")]
     merged = merge_duplicates(rows, known=set())
     assert len(merged) == 1
     assert [Path(u).name for u in merged[0]["uris"]] == ["one.jpg", "two.jpg"]
     again = merge_duplicates(
-        [catalog_file(img, {}, objects, 1 << 30, media_type)], known={merged[0]["asset_id"]}
+        [intake_record(img, {}, objects, 1 << 30, media_type)], known={merged[0]["asset_id"]}
     )
     assert again[0]["status"] == "duplicate"
 

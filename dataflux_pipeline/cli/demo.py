@@ -58,8 +58,9 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> None
 
 
 def run_demo(settings: Settings, fixtures: str | None) -> int:
-    from dataflux_pipeline.cli.ingest import dagster_instance, ingest
-    from dataflux_pipeline.cli.main import print_hits
+    from dataflux_pipeline.cli.ingest import ingest
+    from dataflux_pipeline.cli.instance import dagster_instance
+    from dataflux_pipeline.cli.search import print_hits
 
     fixture_dir = Path(fixtures) if fixtures else None
     moved = stage_samples(settings.landing, fixture_dir)

@@ -3,7 +3,6 @@ this process, on the configured Dagster instance (so the runs show up in the UI)
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,13 +11,6 @@ import dagster as dg
 
 from dataflux_pipeline.intake.batches import decode_pending
 from dataflux_pipeline.settings import Settings
-
-
-def dagster_instance(settings: Settings) -> dg.DagsterInstance:
-    """The instance under DAGSTER_HOME, defaulting to `<DATAFLUX_HOME>/dagster` (SQLite)."""
-    home = os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
-    os.makedirs(home, exist_ok=True)
-    return dg.DagsterInstance.get()
 
 
 @dataclass

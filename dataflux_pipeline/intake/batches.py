@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
-from dataflux_pipeline.intake.identity import group_files, is_candidate
+from dataflux_pipeline.intake.sidecars import group_files, is_candidate
 
 
 class BatchFile(BaseModel):

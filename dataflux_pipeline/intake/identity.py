@@ -1,5 +1,5 @@
-"""What a landed file is: content hashes, a content-addressed copy, its sniffed type and
-its sidecars. Plain Python, shared by the sensor, the catalog asset and the CLI."""
+"""What a landed file is: content hashes, a content-addressed copy and its sniffed type.
+Plain Python, shared by the sensors, the intake asset, the service and the CLI."""
 
 from __future__ import annotations
 
@@ -9,23 +9,18 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import filetype
 import xxhash
 
 CHUNK = 1 << 20
-SUBTITLE_EXT = {".srt", ".vtt"}
-METADATA_EXT = {".json", ".txt", ".nfo"}
-ARTWORK_EXT = {".jpg", ".jpeg", ".png", ".webp"}
-SIDECAR_EXT = SUBTITLE_EXT | METADATA_EXT | ARTWORK_EXT
 IGNORED_PREFIXES = (".", "~", "_tmp")
-_RANK = {"video": 0, "audio": 1, "document": 2, "image": 3}
 TEXT_MIME_BY_EXT = {".md": "text/markdown", ".markdown": "text/markdown"}
 
 
-class CatalogError(Exception):
+class IntakeError(Exception):
     """A file that is refused before analysis (empty, mismatched type, too large)."""
 
 
@@ -74,11 +69,11 @@ def check_type(path: Path, mime: str) -> None:
     expected = media_type_of(expected_mime(path))
     actual = media_type_of(mime)
     if expected and actual and expected != actual:
-        raise CatalogError(
+        raise IntakeError(
             f"content is {mime} ({actual}) but the name {path.name!r} says {expected}"
         )
     if expected and actual is None:
-        raise CatalogError(f"content is not a readable {expected} file (sniffed {mime})")
+        raise IntakeError(f"content is not a readable {expected} file (sniffed {mime})")
 
 
 @dataclass
@@ -96,9 +91,9 @@ def store_file(src: Path, objects: Path, max_bytes: int) -> StoredFile:
     The copy goes to a temp name and is renamed, so a crash leaves no half object."""
     size = src.stat().st_size
     if size == 0:
-        raise CatalogError("file is empty (0 bytes)")
+        raise IntakeError("file is empty (0 bytes)")
     if size > max_bytes:
-        raise CatalogError(f"file is {size} bytes, over the limit of {max_bytes}")
+        raise IntakeError(f"file is {size} bytes, over the limit of {max_bytes}")
     objects.mkdir(parents=True, exist_ok=True)
     sha, xxh = hashlib.sha256(), xxhash.xxh3_128()
     fd, tmp_name = tempfile.mkstemp(dir=objects, prefix=".incoming-")
@@ -134,58 +129,3 @@ def _chunks(f, head: bytes) -> Iterable[bytes]:
     yield head
     while chunk := f.read(CHUNK):
         yield chunk
-
-
-def _rank(path: Path) -> int:
-    return _RANK.get(media_type_of(expected_mime(path)) or "", 9)
-
-
-@dataclass
-class FileGroup:
-    """A primary file and the sidecars that share its stem (`clip.mp4` + `clip.en.srt`)."""
-
-    primary: Path
-    sidecars: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def paths(self) -> list[Path]:
-        return [self.primary, *self.sidecars.values()]
-
-
-def sidecar_kind(primary: Path, candidate: Path) -> str | None:
-    ext = candidate.suffix.lower()
-    timed = media_type_of(expected_mime(primary)) in ("video", "audio")
-    if ext in SUBTITLE_EXT and timed:
-        return "subtitle"
-    if ext in ARTWORK_EXT and timed:
-        return "artwork"
-    if (ext in METADATA_EXT and _rank(primary) < _rank(candidate)) or ext == ".json":
-        return "metadata"
-    return None
-
-
-def _stem_key(path: Path) -> tuple[Path, str]:
-    return path.parent, path.name.split(".")[0].lower()
-
-
-def group_files(paths: Iterable[Path]) -> list[FileGroup]:
-    """Pair sidecars with their primary; what pairs with nothing stands alone."""
-    by_stem: dict[tuple[Path, str], list[Path]] = {}
-    for p in sorted(paths):
-        by_stem.setdefault(_stem_key(p), []).append(p)
-    groups: list[FileGroup] = []
-    for members in by_stem.values():
-        members.sort(key=lambda p: (_rank(p), p.suffix.lower() in SIDECAR_EXT, p.name))
-        group = FileGroup(members[0])
-        for other in members[1:]:
-            kind = sidecar_kind(group.primary, other)
-            if kind and kind not in group.sidecars:
-                group.sidecars[kind] = other
-            else:
-                groups.append(FileGroup(other))
-        groups.append(group)
-    return groups
-
-
-def is_candidate(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(IGNORED_PREFIXES)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dataflux_pipeline.intake.identity import CatalogError, check_type, store_file
+from dataflux_pipeline.intake.identity import IntakeError, check_type, store_file
 
 CONTAINER_AUDIO = {"video/mp4": "audio/mp4", "video/x-matroska": "audio/x-matroska"}
 CONTAINER_AUDIO |= {"video/webm": "audio/webm", "video/quicktime": "audio/mp4"}
@@ -70,7 +70,7 @@ def probe_container(path: Path, mime: str) -> tuple[str, float | None]:
                 end = _data_end(container, streams[0], duration)
                 if end is None or end < duration - max(1.0, 0.05 * duration):
                     found = "no data" if end is None else f"data ends at {end:.1f} s"
-                    raise CatalogError(
+                    raise IntakeError(
                         f"truncated: the header promises {duration:.1f} s but {found}"
                     )
             return mime, duration
@@ -78,7 +78,7 @@ def probe_container(path: Path, mime: str) -> tuple[str, float | None]:
         return mime, None  # the analyzer reports the decoder's own message
 
 
-def catalog_file(
+def intake_record(
     path: Path,
     landing: Path,
     sidecars: dict[str, Path],
@@ -99,15 +99,15 @@ def catalog_file(
     }
     try:
         if path.is_symlink() and not path.resolve().is_relative_to(landing.resolve()):
-            raise CatalogError("refused: symlink points outside the landing folder")
+            raise IntakeError("refused: symlink points outside the landing folder")
         if not path.is_file():
-            raise CatalogError("file disappeared from the landing folder before it was read")
+            raise IntakeError("file disappeared from the landing folder before it was read")
         size = path.stat().st_size
         row["size_bytes"] = size
         if size == 0:
             empty = hashlib.sha256(b"").hexdigest()
             row.update(asset_id=empty, sha256=empty, mime_type="application/x-empty")
-            raise CatalogError("file is empty (0 bytes)")
+            raise IntakeError("file is empty (0 bytes)")
         stored = store_file(path, objects, limits.max_bytes)
         row.update(
             asset_id=stored.sha256,
@@ -120,7 +120,7 @@ def catalog_file(
         if stored.mime_type.split("/")[0] in ("audio", "video"):
             row["mime_type"], duration = probe_container(stored.store_path, stored.mime_type)
             if duration and duration > limits.max_duration_s:
-                raise CatalogError(
+                raise IntakeError(
                     f"media is {duration:.0f} s long, over the limit of "
                     f"{limits.max_duration_s:.0f} s (DATAFLUX_MAX_DURATION_S)"
                 )
@@ -128,7 +128,7 @@ def catalog_file(
         if row["media_type"] is None:
             row.update(status="skipped", error=f"unsupported file type {row['mime_type']}")
         row["metadata"] = json.dumps({"sidecars": _store_sidecars(sidecars, objects, limits)})
-    except (CatalogError, OSError) as exc:
+    except (IntakeError, OSError) as exc:
         row.setdefault("asset_id", _unreadable_id(uri))
         row.update(status="failed", error=str(exc))
     return row

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dataflux_pipeline.intake.identity import CatalogError, check_type, media_type_of, sniff_mime
+from dataflux_pipeline.intake.identity import IntakeError, check_type, media_type_of, sniff_mime
 
 UPLOADS = "uploads"
 INCOMING = ".incoming"
@@ -75,7 +75,7 @@ def check(staged: Staged, supported) -> str:
     """The media type, or UploadError: 415 for what no analyzer reads, 422 for a mismatch."""
     try:
         check_type(Path(staged.name), staged.mime_type)
-    except CatalogError as exc:
+    except IntakeError as exc:
         raise UploadError(422, str(exc)) from exc
     media = supported(staged.mime_type) or None
     if media is None or media_type_of(staged.mime_type) is None:

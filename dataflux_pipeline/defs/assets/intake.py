@@ -10,7 +10,7 @@ import dagster as dg
 
 from dataflux_pipeline.defs.partitions import batch_partitions
 from dataflux_pipeline.defs.resources import CatalogStore
-from dataflux_pipeline.intake.records import Limits, catalog_file, merge_duplicates
+from dataflux_pipeline.intake.records import Limits, intake_record, merge_duplicates
 from dataflux_pipeline.storage.objects import Storage, push
 from dataflux_pipeline.storage.tables import FINAL_STATUSES
 
@@ -85,7 +85,7 @@ def catalog_assets(context: dg.AssetExecutionContext, catalog: CatalogStore):
         for n, f in enumerate(batch.files, 1):
             sidecars = {k: landing.local(v) for k, v in f.sidecars.items()}
             rows.append(
-                catalog_file(
+                intake_record(
                     landing.local(f.path),
                     landing.root,
                     sidecars,
