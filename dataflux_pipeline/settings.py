@@ -6,8 +6,28 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+class SourceConfig(BaseModel):
+    """A place whose files the catalog mirrors: a folder or an s3:// prefix."""
+
+    name: str = Field(pattern=SOURCE_NAME)
+    uri: str = Field(description="A folder, or s3://bucket/prefix.")
+    copy_files: bool = Field(
+        False,
+        description="Copy originals into the store (for sources whose files are transient); "
+        "by default they are referenced where they are.",
+    )
+    owner: str | None = Field(None, description="Who owns what lands here.")
+    group: str | None = Field(None, description="The group that shares it.")
+
+    @property
+    def remote(self) -> bool:
+        return self.uri.startswith("s3://")
 
 
 def _default_text_model() -> str:
@@ -31,10 +51,38 @@ class Settings(BaseSettings):
     landing_uri: str | None = Field(
         None, description="s3://bucket/prefix to watch instead of the landing folder."
     )
+    copy_originals: bool = Field(
+        False, description="Copy landing files into the store instead of referencing them."
+    )
+    sources: list[SourceConfig] = Field(
+        default_factory=list, description="More watched folders or S3 prefixes (JSON list)."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the app database (the live catalog, accounts); "
+        "default sqlite:///<home>/dataflux.db.",
+    )
+    retention_s: float = Field(
+        0.0,
+        ge=0,
+        description="How long content removed from its source keeps its analysis, so that "
+        "putting the file back restores it without re-analysis (0: purged at once).",
+    )
+    deployment: Literal["local", "production"] = Field(
+        "local", description="local (folders, SQLite) or production (S3, PostgreSQL, k8s)."
+    )
+    gpu_steps: bool | None = Field(
+        None,
+        description="Tag model steps for GPU workers. Default: in production unless "
+        "DATAFLUX_DEVICE=cpu; locally only with DATAFLUX_DEVICE=cuda.",
+    )
 
     batch_size: int = Field(64, ge=1, description="Most files per partition (one run each).")
     settle_seconds: float = Field(
         2.0, ge=0, description="A file is taken once size and mtime held still this long."
+    )
+    sensor_interval_s: int = Field(
+        5, ge=1, description="How often the sensors look at the sources and the catalog."
     )
     max_file_bytes: int = Field(20 * 1024**3, ge=1, description="Larger files are refused.")
     max_duration_s: float = Field(
@@ -139,6 +187,34 @@ class Settings(BaseSettings):
     @property
     def landing(self) -> Path:
         return self.landing_dir or self.home / "landing"
+
+    @property
+    def uploads(self) -> Path:
+        """The uploads area the service owns: a source like any other."""
+        return self.home / "uploads"
+
+    @property
+    def watched_sources(self) -> list[SourceConfig]:
+        landing = SourceConfig(
+            name="landing",
+            uri=self.landing_uri or str(self.landing),
+            copy_files=self.copy_originals,
+        )
+        uploads = SourceConfig(name="uploads", uri=str(self.uploads))
+        return [landing, uploads, *self.sources]
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'dataflux.db'}"
+
+    @property
+    def uses_gpu(self) -> bool:
+        """Whether model steps should carry the GPU pool and node tags."""
+        if self.gpu_steps is not None:
+            return self.gpu_steps
+        if self.deployment == "production":
+            return self.device != "cpu"
+        return self.device == "cuda"
 
     @property
     def store(self) -> Path:

@@ -15,7 +15,10 @@ DEPLOYMENTS = ("local", "production")
 
 
 def gpu_op_tags(settings: Settings) -> dict[str, str]:
-    """Op tags that put a model-heavy step on a GPU node under the k8s job executor."""
+    """Op tags that put a model-heavy step on a GPU node under the k8s job executor;
+    none where no GPU step will run (settings.uses_gpu)."""
+    if not settings.uses_gpu:
+        return {}
     k8s = {
         "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
         "pod_spec_config": {
@@ -26,9 +29,13 @@ def gpu_op_tags(settings: Settings) -> dict[str, str]:
     return {"dagster-k8s/config": json.dumps(k8s), ACCELERATOR_TAG: "gpu"}
 
 
-def run_tags() -> dict[str, str]:
-    """Every ingest run has a GPU step; the run queue limits runs carrying this tag."""
-    return {ACCELERATOR_TAG: "gpu"}
+def gpu_pool(settings: Settings) -> str | None:
+    return GPU_POOL if settings.uses_gpu else None
+
+
+def run_tags(settings: Settings) -> dict[str, str]:
+    """Runs with a GPU step carry this tag; the run queue limits how many hold GPUs."""
+    return {ACCELERATOR_TAG: "gpu"} if settings.uses_gpu else {}
 
 
 def executor_for(deployment: str) -> dg.ExecutorDefinition | None:

@@ -1,100 +1,167 @@
-"""Dagster resources: thin, configurable handles on the plain-Python storage and models."""
+"""Dagster resources: thin, configurable handles on the plain-Python layers below.
+
+Every knob a step uses is a field of one of these, so the launchpad shows what runs; a
+resource builds its settings from its own fields and code defaults, never from the
+environment of the process that runs the step. `resources_for` is the one place that
+picks them per deployment."""
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
+from pydantic import Field
+from pydantic_settings import BaseSettings
 
 from dataflux_pipeline.analyzers import AnalyzerRegistry, default_registry
+from dataflux_pipeline.catalog import Catalog
 from dataflux_pipeline.intake.batches import Ledger
-from dataflux_pipeline.settings import Settings
-from dataflux_pipeline.storage.index import IndexWriter
-from dataflux_pipeline.storage.objects import Storage, is_remote, s3_options
+from dataflux_pipeline.settings import Settings, SourceConfig
+from dataflux_pipeline.storage.index import IndexTuning, IndexWriter
+from dataflux_pipeline.storage.objects import Storage, is_remote
 from dataflux_pipeline.storage.tables import TableStore
 
 log = logging.getLogger(__name__)
 _CLIP_WARNED: list[bool] = []
 
 
-class CatalogStore(dg.ConfigurableResource):
-    """Where the catalog lives: landing folder, object store, tables, index, manifests."""
+class FixedSettings(Settings):
+    """Settings from given values and code defaults only, never the environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings, *_args, **_sources
+    ):
+        return (init_settings,)
+
+
+class _Knobs(dg.ConfigurableResource):
+    def settings(self) -> Settings:
+        values = {k: v for k, v in self.model_dump().items() if v is not None}
+        return FixedSettings(**values)
+
+
+class StorageResource(_Knobs):
+    """Where bytes and rows live: the object store (with its S3 mirror), the Parquet
+    tables, the LanceDB index and the batch manifests."""
+
+    home: str = Field(description="DATAFLUX_HOME: store, tables, index, manifests.")
+    storage_uri: str | None = Field(None, description="s3://... for store, tables, index.")
+    ann_index_type: str = "IVF_HNSW_SQ"
+    ann_index_min_rows: int = 100_000
+    fts_index_min_rows: int = 1
+    ann_nprobes: int = 10
+    ann_refine_factor: int = 0
+    ann_ef: int = 600
+    index_keep_versions_s: float = 3600.0
+
+    @property
+    def store_root(self) -> Path:
+        return self.settings().store
+
+    @property
+    def tables(self) -> TableStore:
+        return TableStore(self.settings().tables)
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.settings().batches)
+
+    def objects(self) -> Storage:
+        return Storage(self.store_root)
+
+    def remote_store(self) -> Storage | None:
+        """The S3 object store mirrored from the local staging store, if configured."""
+        uri = self.settings().store_uri
+        return Storage(uri) if is_remote(uri) else None
+
+    def index(self) -> IndexWriter:
+        s = self.settings()
+        return IndexWriter(s.lancedb, tuning=IndexTuning.from_settings(s))
+
+
+class CatalogResource(_Knobs):
+    """The live catalog (relational: SQLite locally, PostgreSQL in production)."""
+
+    database_url: str = Field(description="SQLAlchemy URL (a secret in production).")
+    retention_s: float = Field(0.0, description="Keep removed content this long.")
+
+    def catalog(self) -> Catalog:
+        return Catalog.open(self.database_url)
+
+
+class SourceSpec(dg.Config):
+    """A watched folder or S3 prefix (see settings.SourceConfig)."""
+
+    name: str
+    uri: str
+    copy_files: bool = False
+    owner: str | None = None
+    group: str | None = None
+
+
+class SourcesResource(_Knobs):
+    """The watched sources and the rules for taking files from them."""
 
     home: str
-    storage_uri: str | None = None
     landing_dir: str | None = None
     landing_uri: str | None = None
+    copy_originals: bool = False
+    sources: list[SourceSpec] = Field(default_factory=list)
     batch_size: int = 64
-    cuda_batch_size: int = 256
-
-    def _batch(self) -> int:
-        """Larger batches where the device has the memory and parallelism for them."""
-        from dataflux_pipeline.models.device import pick_device
-
-        return self.cuda_batch_size if pick_device(self.device).type == "cuda" else self.batch_size
-
     settle_seconds: float = 2.0
     max_file_bytes: int = 20 * 1024**3
     max_duration_s: float = 6 * 3600.0
 
-    @property
     def settings(self) -> Settings:
-        return Settings(
-            home=Path(self.home),
-            storage_uri=self.storage_uri,
-            landing_dir=Path(self.landing_dir) if self.landing_dir else None,
-            landing_uri=self.landing_uri,
-            batch_size=self.batch_size,
-            settle_seconds=self.settle_seconds,
-            max_file_bytes=self.max_file_bytes,
-            max_duration_s=self.max_duration_s,
-        )
+        values = self.model_dump(exclude={"sources"})
+        values = {k: v for k, v in values.items() if v is not None}
+        sources = [SourceConfig(**s.model_dump()) for s in self.sources]
+        return FixedSettings(**values, sources=sources)
 
-    @property
-    def landing(self) -> Path:
-        return self.settings.landing
+    def watched(self) -> list[SourceConfig]:
+        return self.settings().watched_sources
 
-    @property
-    def store_root(self) -> Path:
-        return self.settings.store
 
-    @property
-    def tables(self) -> TableStore:
-        return TableStore(self.settings.tables)
+class AnalyzersResource(_Knobs):
+    """The analyzer plugins and their knobs (window lengths, shot limits, speech)."""
 
-    @property
-    def ledger(self) -> Ledger:
-        return Ledger(self.settings.batches)
-
-    def remote_store(self) -> Storage | None:
-        """The S3 object store mirrored from the local staging store, if configured."""
-        uri = self.settings.store_uri
-        return Storage(uri) if is_remote(uri) else None
-
-    def index(self) -> IndexWriter:
-        return IndexWriter(self.settings.lancedb)
+    audio_sample_rate: int = 22050
+    audio_window_s: float = 10.0
+    video_analysis_width: int = 128
+    video_chunk_frames: int = 256
+    min_shot_s: float = 0.4
+    max_shot_s: float = 30.0
+    thumbnail_width: int = 320
+    doc_chunk_chars: int = 800
+    doc_chunk_overlap_chars: int = 100
+    near_duplicate_max_distance: int = 8
+    whisper_model: str | None = None
+    whisper_batch_size: int = 8
+    device: str = "auto"
 
     def registry(self) -> AnalyzerRegistry:
-        return default_registry(self.settings)
+        return default_registry(self.settings())
 
 
-class EmbeddingModels(dg.ConfigurableResource):
+class EmbeddingModels(_Knobs):
     """Text and CLIP models, loaded once per run process and shared by every step in it."""
 
     text_model: str
     clip_model: str | None = None
     device: str = "auto"
-    batch_size: int = 64
+    embed_batch_size: int = 64
     cuda_batch_size: int = 256
 
     def _batch(self) -> int:
         """Larger batches where the device has the memory and parallelism for them."""
         from dataflux_pipeline.models.device import pick_device
 
-        return self.cuda_batch_size if pick_device(self.device).type == "cuda" else self.batch_size
+        cuda = pick_device(self.device).type == "cuda"
+        return self.cuda_batch_size if cuda else self.embed_batch_size
 
     def text(self):
         from dataflux_pipeline.models.text import load_text_embedder
@@ -113,31 +180,47 @@ class EmbeddingModels(dg.ConfigurableResource):
         return load_clip_embedder(self.clip_model, self.device, max(1, self._batch() // 2))
 
 
-def resources_for(settings: Settings, deployment: str = "local") -> dict[str, object]:
-    """The one place that picks resources per deployment."""
-    catalog = CatalogStore(
-        home=str(settings.home),
-        storage_uri=settings.storage_uri,
-        landing_dir=str(settings.landing_dir) if settings.landing_dir else None,
-        landing_uri=settings.landing_uri,
-        batch_size=settings.batch_size,
-        settle_seconds=settings.settle_seconds,
-        max_file_bytes=settings.max_file_bytes,
-        max_duration_s=settings.max_duration_s,
-    )
-    models = EmbeddingModels(
-        text_model=settings.text_model,
-        clip_model=settings.clip_model,
-        device=settings.device,
-        batch_size=settings.embed_batch_size,
-        cuda_batch_size=settings.cuda_batch_size,
-    )
-    s3 = S3Resource(
-        endpoint_url=s3_options().get("endpoint_url"),
-        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-    )
-    by_deployment = {
-        "local": {"catalog": catalog, "models": models, "s3": s3},
-        "production": {"catalog": catalog, "models": models, "s3": s3},
+def _fields(resource: type[dg.ConfigurableResource], settings: Settings) -> dict[str, Any]:
+    """The resource's fields, valued from `settings` (the process that loads definitions)."""
+    out = {}
+    for name in resource.model_fields:
+        value = getattr(settings, name)
+        out[name] = str(value) if isinstance(value, Path) else value
+    return out
+
+
+def resources_for(settings: Settings, deployment: str | None = None) -> dict[str, object]:
+    """The one place that picks resources per deployment. Locally: folders, SQLite and
+    settings as read now. In production: S3 and PostgreSQL, whose addresses and secrets
+    are read where each step runs (dg.EnvVar), so they never sit in run config."""
+    deployment = deployment or settings.deployment
+    sources = _fields(SourcesResource, settings) | {
+        "sources": [SourceSpec(**s.model_dump()) for s in settings.sources]
     }
-    return by_deployment[deployment]
+    common = {
+        "sources": SourcesResource(**sources),
+        "analyzers": AnalyzersResource(**_fields(AnalyzersResource, settings)),
+        "models": EmbeddingModels(**_fields(EmbeddingModels, settings)),
+    }
+    if deployment == "production":
+        storage = _fields(StorageResource, settings) | {
+            "storage_uri": dg.EnvVar("DATAFLUX_STORAGE_URI")
+        }
+        return common | {
+            "storage": StorageResource(**storage),
+            "catalog": CatalogResource(
+                database_url=dg.EnvVar("DATAFLUX_DATABASE_URL"), retention_s=settings.retention_s
+            ),
+            # boto3's own chain (pod identity, AWS_* variables): no keys in run config
+            "s3": S3Resource(),
+        }
+    from dataflux_pipeline.storage.objects import s3_options
+
+    region = s3_options().get("client_kwargs", {}).get("region_name")
+    return common | {
+        "storage": StorageResource(**_fields(StorageResource, settings)),
+        "catalog": CatalogResource(
+            database_url=settings.database, retention_s=settings.retention_s
+        ),
+        "s3": S3Resource(endpoint_url=s3_options().get("endpoint_url"), region_name=region),
+    }

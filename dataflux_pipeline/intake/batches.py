@@ -1,8 +1,9 @@
-"""Landing-folder bookkeeping: which files are stable, how they group into batches, and
-the manifests that make a batch re-runnable (a backfill reads the same file list).
+"""Which landed files are new and stable, how they group into batches, and the manifests
+that make a batch re-runnable (a backfill reads the same file list).
 
-Partition keys are derived from the batch's content (paths, sizes, mtimes), so a tick that
-repeats after a crash proposes the same key and the same run_key: nothing starts twice."""
+Partition keys are derived from the batch's content (source, paths, sizes, mtimes), so a
+tick that repeats after a crash proposes the same key and the same run_key: nothing
+starts twice. Which versions are already known comes from the live catalog."""
 
 from __future__ import annotations
 
@@ -11,26 +12,34 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from dataflux_pipeline.intake.sidecars import group_files, is_candidate
+from dataflux_pipeline.intake.sidecars import group_files
 
 
 class BatchFile(BaseModel):
-    path: str = Field(description="Relative to the landing folder.")
+    source: str = "landing"
+    path: str = Field(description="Relative to the source's root.")
     size: int
     mtime_ns: int
     sidecars: dict[str, str] = Field(default_factory=dict)
+    sidecar_versions: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description="Sidecar path -> (size, mtime_ns)."
+    )
 
 
 class Batch(BaseModel):
     partition: str
     created_at: datetime
-    files: list[BatchFile]
+    kind: Literal["files", "reanalysis"] = "files"
+    files: list[BatchFile] = Field(default_factory=list)
+    assets: list[str] = Field(default_factory=list, description="Contents to re-analyze.")
 
 
 @dataclass(frozen=True)
@@ -39,29 +48,8 @@ class Observed:
     mtime_ns: int
 
 
-def list_landing(landing: Path) -> dict[str, Observed]:
-    """Every candidate file under `landing` (recursively). Symlinks are listed like files;
-    the catalog refuses those that point outside the landing folder, with a reason."""
-    root = landing.resolve()
-    found: dict[str, Observed] = {}
-    if not root.is_dir():
-        return found
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            path = Path(dirpath) / name
-            try:
-                if not is_candidate(path):
-                    continue
-                st = path.stat()
-            except OSError:
-                continue
-            found[path.relative_to(root).as_posix()] = Observed(st.st_size, st.st_mtime_ns)
-    return found
-
-
 class Ledger:
-    """Batch manifests on disk: the record of which file versions were taken."""
+    """Batch manifests on disk: what each partition's run takes."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
@@ -79,28 +67,24 @@ class Ledger:
     def read(self, partition: str) -> Batch:
         path = self.path(partition)
         if not path.exists():
-            raise FileNotFoundError(f"no manifest for partition {partition!r} at {path}")
+            raise FileNotFoundError(f"no manifest for partition {partition!r}")
         return Batch.model_validate(json.loads(path.read_text()))
 
-    def batches(self) -> list[Batch]:
+    def partitions(self) -> list[str]:
         if not self.folder.is_dir():
             return []
-        return [self.read(p.stem) for p in sorted(self.folder.glob("*.json"))]
-
-    def taken(self) -> set[tuple[str, int, int]]:
-        """(path, size, mtime_ns) of every taken file; sidecars as (path, -1, -1)."""
-        out: set[tuple[str, int, int]] = set()
-        for batch in self.batches():
-            out |= {(f.path, f.size, f.mtime_ns) for f in batch.files}
-            out |= {(p, -1, -1) for f in batch.files for p in f.sidecars.values()}
-        return out
+        return sorted(p.stem for p in self.folder.glob("*.json"))
 
 
-def partition_key(files: list[BatchFile], now: datetime) -> str:
-    digest = hashlib.sha256(
-        json.dumps([(f.path, f.size, f.mtime_ns) for f in files]).encode()
-    ).hexdigest()[:12]
+def partition_key(parts: list, now: datetime) -> str:
+    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
     return f"{now:%Y%m%d}-{digest}"
+
+
+def reanalysis_batch(asset_ids: list[str], now: float | None = None) -> Batch:
+    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    key = "re-" + partition_key([*sorted(asset_ids), stamp.isoformat()], stamp)
+    return Batch(partition=key, created_at=stamp, kind="reanalysis", assets=sorted(asset_ids))
 
 
 @dataclass
@@ -109,40 +93,27 @@ class Plan:
     pending: dict[str, Observed]
 
 
-def plan_batches(
-    landing: Path,
-    ledger: Ledger,
-    pending: dict[str, Observed],
+def plan_from_listing(
+    listing: Mapping[str, Observed],
+    known: Mapping[str, Observed],
+    pending: Mapping[str, Observed],
     settle_seconds: float,
     batch_size: int,
     now: float | None = None,
+    source: str = "landing",
 ) -> Plan:
-    """New, stable files grouped with their sidecars into batches of at most `batch_size`.
+    """New, stable files of one source grouped with their sidecars into batches of at
+    most `batch_size`. `known` holds the version the catalog has of each present path.
 
     A file is stable once its mtime is `settle_seconds` old and its size and mtime match
-    what the previous evaluation saw (if it saw it); unstable files are returned as pending.
-    """
-    return plan_from_listing(
-        list_landing(landing), ledger, pending, settle_seconds, batch_size, now
-    )
-
-
-def plan_from_listing(
-    listing: dict[str, Observed],
-    ledger: Ledger,
-    pending: dict[str, Observed],
-    settle_seconds: float,
-    batch_size: int,
-    now: float | None = None,
-) -> Plan:
-    """The batching rules on any listing (folder or S3): relative path -> size and mtime."""
+    what the previous evaluation saw (if it saw it); unstable files are returned as
+    pending. A changed sidecar brings its primary file back, so the pair is taken again;
+    a sidecar whose primary is not listed is a file of its own."""
     now = time.time() if now is None else now
-    taken = ledger.taken() if listing else set()
-    sidecars_taken = {p for p, s, _ in taken if s == -1}
     fresh: dict[str, Observed] = {}
     new_pending: dict[str, Observed] = {}
     for rel, obs in listing.items():
-        if (rel, obs.size, obs.mtime_ns) in taken or rel in sidecars_taken:
+        if known.get(rel) == obs:
             continue
         before = pending.get(rel)
         settled = now - obs.mtime_ns / 1e9 >= settle_seconds
@@ -151,28 +122,50 @@ def plan_from_listing(
         else:
             new_pending[rel] = obs
     root = PurePosixPath("/")
-    groups = group_files(root / rel for rel in fresh)
+    groups = group_files(root / rel for rel in listing)
     files: list[BatchFile] = []
     for group in groups:
-        rel = group.primary.relative_to(root).as_posix()
-        obs = fresh[rel]
+        rels = [p.relative_to(root).as_posix() for p in group.paths]
+        primary = rels[0]
+        if not any(r in fresh for r in rels) or any(r in new_pending for r in rels):
+            continue
+        obs = listing[primary]
         sidecars = {k: v.relative_to(root).as_posix() for k, v in group.sidecars.items()}
-        files.append(BatchFile(path=rel, size=obs.size, mtime_ns=obs.mtime_ns, sidecars=sidecars))
+        versions = {v: (listing[v].size, listing[v].mtime_ns) for v in sidecars.values()}
+        files.append(
+            BatchFile(
+                source=source,
+                path=primary,
+                size=obs.size,
+                mtime_ns=obs.mtime_ns,
+                sidecars=sidecars,
+                sidecar_versions=versions,
+            )
+        )
     files.sort(key=lambda f: f.path)
     stamp = datetime.fromtimestamp(now, UTC)
     batches = []
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
-        batches.append(Batch(partition=partition_key(chunk, stamp), created_at=stamp, files=chunk))
+        parts = [(f.source, f.path, f.size, f.mtime_ns, sorted(f.sidecars.items())) for f in chunk]
+        batches.append(Batch(partition=partition_key(parts, stamp), created_at=stamp, files=chunk))
     return Plan(batches=batches, pending=new_pending)
 
 
-def encode_pending(pending: dict[str, Observed], **extra) -> str:
-    return json.dumps({"pending": {k: [v.size, v.mtime_ns] for k, v in pending.items()}, **extra})
+def encode_cursor(state: Mapping[str, Mapping[str, Observed]], **extra) -> str:
+    """Per source: the files still settling (size, mtime last seen)."""
+    pending = {src: {k: [v.size, v.mtime_ns] for k, v in p.items()} for src, p in state.items()}
+    return json.dumps({"pending": pending, **extra})
 
 
-def decode_pending(cursor: str | None) -> dict[str, Observed]:
+def decode_cursor(cursor: str | None) -> tuple[dict[str, dict[str, Observed]], dict]:
     if not cursor:
-        return {}
-    raw = json.loads(cursor).get("pending", {})
-    return {k: Observed(int(v[0]), int(v[1])) for k, v in raw.items()}
+        return {}, {}
+    raw = json.loads(cursor)
+    pending = raw.pop("pending", {})
+    state = {
+        src: {k: Observed(int(v[0]), int(v[1])) for k, v in files.items()}
+        for src, files in pending.items()
+        if isinstance(files, dict)
+    }
+    return state, raw

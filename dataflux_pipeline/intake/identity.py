@@ -77,46 +77,66 @@ def check_type(path: Path, mime: str) -> None:
 
 
 @dataclass
-class StoredFile:
+class FileIdentity:
     sha256: str
     xxh128: str
     size_bytes: int
     mime_type: str
-    store_path: Path
+    store_path: Path | None  # None when the original is referenced, not copied
 
 
-def store_file(src: Path, objects: Path, max_bytes: int) -> StoredFile:
-    """Hash while copying into the content-addressed store, in one read of the source.
+def contained(path: Path, root: Path) -> Path:
+    """`path` with every link resolved, or IntakeError if that leaves `root`: a link (or
+    a link in a parent folder) must not bring a file from elsewhere into the catalog."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise IntakeError(f"cannot read {path.name!r}: {exc.__class__.__name__}") from exc
+    if not real.is_relative_to(root.resolve()):
+        raise IntakeError(f"refused: {path.name!r} is a link that leads outside its source")
+    return real
 
-    The copy goes to a temp name and is renamed, so a crash leaves no half object."""
+
+def read_file(src: Path, objects: Path | None, max_bytes: int) -> FileIdentity:
+    """Hash in one read of the source; with `objects`, copy into the content-addressed
+    store on the way (a temp name renamed, so a crash leaves no half object)."""
     size = src.stat().st_size
     if size == 0:
         raise IntakeError("file is empty (0 bytes)")
     if size > max_bytes:
         raise IntakeError(f"file is {size} bytes, over the limit of {max_bytes}")
-    objects.mkdir(parents=True, exist_ok=True)
     sha, xxh = hashlib.sha256(), xxhash.xxh3_128()
-    fd, tmp_name = tempfile.mkstemp(dir=objects, prefix=".incoming-")
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
+    out = None
+    if objects is not None:
+        objects.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=objects, prefix=".incoming-")
+        tmp, out = Path(tmp_name), os.fdopen(fd, "wb")
     try:
-        with os.fdopen(fd, "wb") as out, src.open("rb") as f:
+        with src.open("rb") as f:
             head = f.read(8192)
             for chunk in _chunks(f, head):
                 sha.update(chunk)
                 xxh.update(chunk)
-                out.write(chunk)
-        mime = sniff_mime(src, head)
+                if out is not None:
+                    out.write(chunk)
         digest = sha.hexdigest()
-        target = objects / digest[:2] / f"{digest}{safe_suffix(src)}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            tmp.unlink()
-        else:
-            os.replace(tmp, target)
+        target = None
+        if out is not None and tmp is not None and objects is not None:
+            out.close()
+            target = objects / digest[:2] / f"{digest}{safe_suffix(src)}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                tmp.unlink()
+            else:
+                os.replace(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if out is not None:
+            out.close()
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
-    return StoredFile(digest, xxh.hexdigest(), size, mime, target)
+    return FileIdentity(digest, xxh.hexdigest(), size, sniff_mime(src, head), target)
 
 
 def safe_suffix(path: Path) -> str:

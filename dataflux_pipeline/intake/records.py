@@ -1,19 +1,20 @@
-"""The `assets` row for one landed file. Every way a file can be wrong ends as a row with
-`failed` or `skipped` and a sentence saying why; nothing raises past this function."""
+"""The intake record of one file version: what its bytes are (hashes, sniffed type,
+duration) and where they are kept. Every way a file can be wrong ends as a record with
+`failed` or `skipped` and a sentence saying why; nothing raises past `take`."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from dataflux_pipeline.intake.identity import IntakeError, check_type, store_file
+from pydantic import BaseModel, Field
+
+from dataflux_pipeline.intake.identity import IntakeError, check_type, contained, read_file
 
 CONTAINER_AUDIO = {"video/mp4": "audio/mp4", "video/x-matroska": "audio/x-matroska"}
 CONTAINER_AUDIO |= {"video/webm": "audio/webm", "video/quicktime": "audio/mp4"}
@@ -78,84 +79,133 @@ def probe_container(path: Path, mime: str) -> tuple[str, float | None]:
         return mime, None  # the analyzer reports the decoder's own message
 
 
-def intake_record(
-    path: Path,
-    landing: Path,
-    sidecars: dict[str, Path],
+class SidecarCopy(BaseModel):
+    path: str = Field(description="Relative to the source.")
+    sha256: str
+    store_path: str | None = None
+
+
+class IntakeRecord(BaseModel):
+    """One file version a batch took. `outcome`: ok, failed or skipped (kept with its
+    reason), missing (gone or changed since the batch was planned: a later batch has it)."""
+
+    source: str
+    path: str
+    uri: str
+    file_name: str
+    size_bytes: int | None = None
+    mtime_ns: int | None = None
+    asset_id: str
+    sha256: str | None = None
+    xxh128: str | None = None
+    mime_type: str | None = None
+    media_type: str | None = None
+    store_path: str | None = None
+    duration_s: float | None = None
+    sidecars: dict[str, SidecarCopy] = Field(default_factory=dict)
+    outcome: str = "ok"
+    error: str | None = None
+    warnings: list[str] = Field(default_factory=list, description="Sidecars refused, and why.")
+    taken_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a batch's files are read: the source root on this machine, the name of the
+    source, how to show a path as a URI, and whether originals are copied."""
+
+    name: str
+    root: Path
+    base_uri: str | None = None  # s3://... when `root` holds staged copies
+    copy_files: bool = False
+
+    @property
+    def staged(self) -> bool:
+        """Staged copies carry the time they were fetched, not the object's."""
+        return self.base_uri is not None
+
+    def uri(self, rel: str) -> str:
+        return f"{self.base_uri.rstrip('/')}/{rel}" if self.base_uri else f"{self.name}:{rel}"
+
+
+def take(
+    source: Source,
+    rel: str,
+    version: tuple[int, int],
+    sidecars: dict[str, str],
     objects: Path,
     limits: Limits,
     supported: Callable[[str], str | None],
-    uri: str | None = None,
-) -> dict[str, Any]:
-    """`uri` names where the file came from when `path` is a local copy (S3 landing)."""
-    uri = uri or file_uri(path)
-    row: dict[str, Any] = {
-        "uri": uri,
-        "uris": [uri],
-        "file_name": display_name(path),
-        "arrived_at": datetime.now(UTC),
-        "status": "cataloged",
-        "error": None,
-    }
+) -> IntakeRecord:
+    """Read one file of a batch. `version` is the (size, mtime_ns) the batch planned:
+    a file that no longer has it is `missing` (a later batch takes the new version)."""
+    path = source.root / rel
+    uri = source.uri(rel)
+    record = IntakeRecord(
+        source=source.name,
+        path=rel,
+        uri=uri,
+        file_name=display_name(path),
+        asset_id=_unreadable_id(uri),
+    )
     try:
-        if path.is_symlink() and not path.resolve().is_relative_to(landing.resolve()):
-            raise IntakeError("refused: symlink points outside the landing folder")
-        if not path.is_file():
-            raise IntakeError("file disappeared from the landing folder before it was read")
-        size = path.stat().st_size
-        row["size_bytes"] = size
-        if size == 0:
+        st = path.lstat() if path.is_symlink() else path.stat()
+    except OSError:
+        return record.model_copy(update={"outcome": "missing", "error": "file is gone"})
+    seen = (st.st_size, version[1] if source.staged else st.st_mtime_ns)
+    if not path.is_symlink() and seen != version:
+        return record.model_copy(update={"outcome": "missing", "error": "file changed"})
+    record.size_bytes, record.mtime_ns = version
+    try:
+        real = contained(path, source.root)
+        if not real.is_file():
+            raise IntakeError("not a regular file")
+        if st.st_size == 0:
             empty = hashlib.sha256(b"").hexdigest()
-            row.update(asset_id=empty, sha256=empty, mime_type="application/x-empty")
+            record.asset_id, record.sha256, record.mime_type = empty, empty, "application/x-empty"
             raise IntakeError("file is empty (0 bytes)")
-        stored = store_file(path, objects, limits.max_bytes)
-        row.update(
-            asset_id=stored.sha256,
-            sha256=stored.sha256,
-            xxh128=stored.xxh128,
-            mime_type=stored.mime_type,
-            store_path=stored.store_path.relative_to(objects.parent).as_posix(),
-        )
-        check_type(path, stored.mime_type)
-        if stored.mime_type.split("/")[0] in ("audio", "video"):
-            row["mime_type"], duration = probe_container(stored.store_path, stored.mime_type)
-            if duration and duration > limits.max_duration_s:
+        found = read_file(real, objects if source.copy_files else None, limits.max_bytes)
+        record.asset_id, record.sha256, record.xxh128 = found.sha256, found.sha256, found.xxh128
+        record.mime_type = found.mime_type
+        if found.store_path is not None:
+            record.store_path = found.store_path.relative_to(objects.parent).as_posix()
+        check_type(path, found.mime_type)
+        if found.mime_type.split("/")[0] in ("audio", "video"):
+            record.mime_type, record.duration_s = probe_container(real, found.mime_type)
+            if record.duration_s and record.duration_s > limits.max_duration_s:
                 raise IntakeError(
-                    f"media is {duration:.0f} s long, over the limit of "
+                    f"media is {record.duration_s:.0f} s long, over the limit of "
                     f"{limits.max_duration_s:.0f} s (DATAFLUX_MAX_DURATION_S)"
                 )
-        row["media_type"] = supported(row["mime_type"])
-        if row["media_type"] is None:
-            row.update(status="skipped", error=f"unsupported file type {row['mime_type']}")
-        row["metadata"] = json.dumps({"sidecars": _store_sidecars(sidecars, objects, limits)})
+        record.media_type = supported(record.mime_type)
+        if record.media_type is None:
+            record.outcome, record.error = "skipped", f"unsupported file type {record.mime_type}"
+        record.sidecars, record.warnings = _sidecars(source, sidecars, objects, limits)
     except (IntakeError, OSError) as exc:
-        row.setdefault("asset_id", _unreadable_id(uri))
-        row.update(status="failed", error=str(exc))
-    return row
+        record.outcome, record.error = "failed", str(exc)
+    return record
 
 
-def _store_sidecars(sidecars: dict[str, Path], objects: Path, limits: Limits) -> dict:
-    meta = {}
-    for kind, side in sidecars.items():
-        if side.is_file() and side.stat().st_size:
-            copy = store_file(side, objects, limits.max_bytes)
-            meta[kind] = {
-                "uri": file_uri(side),
-                "store_path": copy.store_path.relative_to(objects.parent).as_posix(),
-            }
-    return meta
-
-
-def merge_duplicates(rows: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]]:
-    """One row per content within a batch (extra names go to `uris`); content already
-    cataloged by another batch is kept as a `duplicate` row pointing at the first one."""
-    by_id: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        first = by_id.get(row["asset_id"])
-        if first is None:
-            by_id[row["asset_id"]] = row
-            if row["asset_id"] in known and row["status"] == "cataloged":
-                row.update(status="duplicate", error="content already in the catalog")
-        elif row["uri"] not in first["uris"]:
-            first["uris"].append(row["uri"])
-    return list(by_id.values())
+def _sidecars(
+    source: Source, sidecars: dict[str, str], objects: Path, limits: Limits
+) -> tuple[dict[str, SidecarCopy], list[str]]:
+    """Sidecars obey the same containment rule as any file: a link out of the source is
+    refused and the reason kept, never followed; the primary file goes on without it."""
+    out, refused = {}, []
+    for kind, rel in sidecars.items():
+        path = source.root / rel
+        if not (path.exists() or path.is_symlink()):
+            continue
+        try:
+            real = contained(path, source.root)
+            if not real.is_file() or real.stat().st_size == 0:
+                continue
+            found = read_file(real, objects if source.copy_files else None, limits.max_bytes)
+        except (IntakeError, OSError) as exc:
+            refused.append(f"{kind} sidecar {display_name(path)!r} refused: {exc}")
+            continue
+        store = found.store_path.relative_to(objects.parent) if found.store_path else None
+        out[kind] = SidecarCopy(
+            path=rel, sha256=found.sha256, store_path=store.as_posix() if store else None
+        )
+    return out, refused

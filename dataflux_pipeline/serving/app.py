@@ -85,7 +85,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_ops.router)
     app.state.settings = settings
     app.state.service = svc
-    app.state.thumbnails = svc.thumbnails
     app.add_middleware(_MetricsMiddleware, metrics=svc.metrics)
     return app
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from dataflux_pipeline.catalog import Catalog
 from dataflux_pipeline.serving.batching import Batcher, Direct
 from dataflux_pipeline.serving.fusion import (
     Group,
@@ -24,7 +25,7 @@ from dataflux_pipeline.serving.fusion import (
     term_pattern,
 )
 from dataflux_pipeline.serving.schemas import AssetHit, Filters, SearchRequest, SearchResponse
-from dataflux_pipeline.serving.views import Catalog, asset_metadata
+from dataflux_pipeline.serving.views import CatalogView, asset_metadata
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.index import RANK_COLUMNS, IndexReader, IndexTuning, Probe, quote
 from dataflux_pipeline.storage.tables import TableStore
@@ -42,7 +43,7 @@ class Searcher:
         self,
         settings: Settings,
         index: IndexReader | None = None,
-        catalog: Catalog | None = None,
+        catalog: CatalogView | None = None,
     ) -> None:
         self.settings = settings
         self.index = index or IndexReader(
@@ -50,7 +51,9 @@ class Searcher:
             refresh_seconds=settings.index_refresh_s,
             tuning=IndexTuning.from_settings(settings),
         )
-        self.catalog = catalog or Catalog(TableStore(settings.tables), settings.index_refresh_s)
+        self.catalog = catalog or CatalogView(
+            Catalog.open(settings.database), TableStore(settings.tables), settings.index_refresh_s
+        )
         batcher = Batcher if settings.query_batching else Direct
         self._encode = batcher(self._encode_batch, name="query-encoder")
         self._nearest = batcher(self._nearest_batch, name="vector-search")
@@ -115,6 +118,16 @@ class Searcher:
             clauses.append(f"asset_id IN ({quote(sorted(allowed))})")
             allowed = None
         return (" AND ".join(f"({c})" for c in clauses) or None), allowed
+
+    def visible(self, rows: list[dict], allowed: set[str] | None) -> list[dict]:
+        """Rows of live contents only (the index may still hold one just removed or
+        deleted, until the catalog sync), and of the allowed ones when filters apply."""
+        live = self.catalog.snapshot().position
+        return [
+            r
+            for r in rows
+            if r["asset_id"] in live and (allowed is None or r["asset_id"] in allowed)
+        ]
 
     def legs(self, req: SearchRequest, where: str | None, k: int) -> list[Leg]:
         """Full-text probes start first and run while the query is embedded; the vector
@@ -194,9 +207,8 @@ class Searcher:
         # each at 1M rows), so pages further down fetch in proportion.
         k = min(1000, max(20, (req.offset + req.limit) * 2) * (4 if allowed else 1))
         legs = self.legs(req, where, k)
-        if allowed is not None:
-            for leg in legs:
-                leg.rows = [r for r in leg.rows if r["asset_id"] in allowed]
+        for leg in legs:
+            leg.rows = self.visible(leg.rows, allowed)
         groups = fuse(legs, self.settings.rrf_k)
         page = groups[req.offset : req.offset + req.limit]
         pattern = term_pattern(query_terms(req.query))

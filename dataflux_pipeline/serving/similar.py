@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from dataflux_pipeline.models.embed import embed_segments
 from dataflux_pipeline.serving.fusion import Leg, fuse
 from dataflux_pipeline.serving.schemas import SimilarOptions, SimilarRequest, SimilarResponse
 from dataflux_pipeline.serving.search import EmptyResult, Searcher
 from dataflux_pipeline.storage.index import RANK_COLUMNS, Probe, quote
 
 QUERIES_PER_SPACE = 8  # an uploaded file's segments searched per space (windows, keyframes)
-CONTAINER_KINDS = ("page",)  # as in the embeddings step: a page repeats its chunks' text
 
 
 class NotFound(LookupError):
@@ -80,8 +80,12 @@ def search_spaces(
         rows = [r for r in rows if not (skip and skip(r))]
         if req.threshold is not None:
             rows = [r for r in rows if 1.0 - r["_distance"] >= req.threshold]
-        if allowed is not None:
-            rows = [r for r in rows if r["asset_id"] in allowed]
+        live = searcher.catalog.snapshot().position
+        rows = [
+            r
+            for r in rows
+            if r["asset_id"] in live and (allowed is None or r["asset_id"] in allowed)
+        ]
         legs.append(Leg("vector", probe.space, rows))
     return legs, sorted(queries)
 
@@ -133,13 +137,12 @@ def file_vectors(searcher: Searcher, path: Path, mime: str) -> tuple[dict[str, l
         queries: dict[str, list] = {}
         for v in result.vectors:
             queries.setdefault(v.space, []).append(np.asarray(v.vector, np.float32))
-        texts = [s.text for s in result.segments if s.text and s.kind not in CONTAINER_KINDS]
-        if texts:
-            queries["text"] = list(searcher.text_model().encode(texts[:QUERIES_PER_SPACE]))
-        clip = searcher.clip_model()
-        thumbs = [Path(store) / s.thumbnail for s in result.segments if s.thumbnail]
-        if clip is not None and thumbs:
-            queries[clip.space] = list(clip.encode_images(thumbs[:QUERIES_PER_SPACE]))
+        segments = [s.model_dump() for s in result.segments]
+        spaces = embed_segments(
+            segments, searcher.text_model(), searcher.clip_model(), Path(store), QUERIES_PER_SPACE
+        )
+        for space, (_, vectors, _) in spaces.items():
+            queries[space] = list(vectors)
     info = {"sha256": digest, "mime_type": mime, "segments": len(result.segments)}
     return queries, info
 

@@ -1,9 +1,10 @@
-"""Uploads go to the landing folder, nowhere else: the sensor takes them like any file.
+"""Uploads go to the uploads area the service owns, nowhere else; the sources sensor
+takes them like any watched file.
 
-A file is streamed to a hidden temp name inside the landing folder (the sensor skips
-dot-folders), hashed on the way, checked, then renamed to `uploads/<sha256>/<name>`: the
-sensor never sees a partial file, and the folder name lets the API answer `queued` for
-an upload the catalog has not reached yet."""
+A file is streamed to a hidden temp name inside the uploads area (the sensor skips
+dot-folders), hashed on the way, checked, then renamed to `<sha256>/<name>`: the sensor
+never sees a partial file, and the folder name lets the API answer `queued` for an
+upload the catalog has not reached yet."""
 
 from __future__ import annotations
 
@@ -15,9 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dataflux_pipeline.intake.identity import IntakeError, check_type, media_type_of, sniff_mime
+from dataflux_pipeline.intake.identity import (
+    IGNORED_PREFIXES,
+    IntakeError,
+    check_type,
+    media_type_of,
+    sniff_mime,
+)
 
-UPLOADS = "uploads"
 INCOMING = ".incoming"
 CHUNK = 1 << 20
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -39,10 +45,13 @@ class Staged:
 
 
 def safe_name(name: str | None) -> str:
-    """The client's file name without folders or odd characters (it becomes a landing path)."""
+    """The client's file name without folders or odd characters (it becomes a path in
+    the uploads area), never one the sensor would skip as hidden or temporary."""
     base = SAFE_NAME.sub("_", Path(name or "").name).strip(" .")
     if not base:
         raise UploadError(422, "the upload needs a file name with an extension")
+    if base.startswith(IGNORED_PREFIXES):
+        base = f"upload-{base.lstrip('.~')}"
     return base[:200]
 
 
@@ -83,29 +92,37 @@ def check(staged: Staged, supported) -> str:
     return media
 
 
-def queued_dir(landing: Path, asset_id: str) -> Path:
-    return landing / UPLOADS / asset_id
-
-
-def queued_file(landing: Path, asset_id: str) -> Path | None:
+def queued_file(uploads: Path, asset_id: str) -> Path | None:
     """The landed upload for `asset_id`, if there is one."""
-    folder = queued_dir(landing, asset_id)
+    folder = uploads / asset_id
     if not folder.is_dir():
         return None
     return next((p for p in sorted(folder.iterdir()) if p.is_file()), None)
 
 
-def queued_ids(landing: Path) -> list[str]:
-    root = landing / UPLOADS
-    if not root.is_dir():
+def queued_ids(uploads: Path) -> list[str]:
+    if not uploads.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and queued_file(landing, p.name))
+    return sorted(
+        p.name
+        for p in uploads.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and queued_file(uploads, p.name)
+    )
 
 
-def publish(staged: Staged, landing: Path) -> Path:
-    """Rename the staged file into the landing folder; the sensor takes it from there."""
-    folder = queued_dir(landing, staged.sha256)
+def publish(staged: Staged, uploads: Path) -> Path:
+    """Rename the staged file into the uploads area; the sensor takes it from there."""
+    folder = uploads / staged.sha256
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / staged.name
     os.replace(staged.path, target)
     return target
+
+
+def remove(uploads: Path, rel: str) -> None:
+    """Delete an upload at its source (the service owns the uploads area)."""
+    target = (uploads / rel).resolve()
+    if target.is_relative_to(uploads.resolve()):
+        target.unlink(missing_ok=True)
+        if target.parent != uploads.resolve() and not any(target.parent.iterdir()):
+            target.parent.rmdir()

@@ -1,8 +1,9 @@
-"""The service's read-only view of the Parquet catalog.
+"""The service's read-only view of the live catalog.
 
-The `assets` table (one row per content, duplicates folded in) and the per-track audio
-features are held in memory and reloaded when their files change: the pipeline replaces
-files by rename, so a reload sees whole files, and a request works on one snapshot."""
+Live contents come from the catalog database, reloaded whenever its generation moves
+(every change a reader must see bumps it), at most once per check interval; their
+current analysis is read from the Parquet partition the catalog names. A request works
+on one snapshot, so it never sees half a change."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
+from sqlalchemy import select
 
+from dataflux_pipeline.catalog import Catalog
+from dataflux_pipeline.catalog.models import Asset
 from dataflux_pipeline.serving.schemas import Filters
 from dataflux_pipeline.storage.schemas import FEATURE_TABLES, TABLES
-from dataflux_pipeline.storage.tables import TableStore
+from dataflux_pipeline.storage.tables import PARTITION_COLUMN, TableStore
 
 STATES = {
     "indexed": "completed",
-    "duplicate": "completed",
     "failed": "failed",
     "skipped": "skipped",
     "cataloged": "processing",
@@ -29,7 +32,23 @@ STATES = {
 }
 SUMMARY = ["asset_id", "file_name", "media_type", "mime_type", "status", "size_bytes"]
 SUMMARY += ["duration_s", "arrived_at", "error"]
-WATCHED = ("assets", "features_audio", "segments")
+COLUMNS = {
+    "asset_id": pl.String,
+    "file_name": pl.String,
+    "media_type": pl.String,
+    "mime_type": pl.String,
+    "status": pl.String,
+    "error": pl.String,
+    "size_bytes": pl.Int64,
+    "duration_s": pl.Float64,
+    "width": pl.Int32,
+    "height": pl.Int32,
+    "arrived_at": pl.Datetime("us", "UTC"),
+    "metadata": pl.String,
+    "source": pl.String,
+    "path": pl.String,
+    "partition": pl.String,
+}
 
 
 def state_of(status: str | None) -> str:
@@ -44,7 +63,6 @@ def _empty(table: str) -> pl.DataFrame:
 class Snapshot:
     assets: pl.DataFrame
     audio: pl.DataFrame
-    raw_rows: int
     thumbnails: dict[str, str] = field(default_factory=dict)
     generation: int = 0
     position: dict[str, int] = field(default_factory=dict)
@@ -53,79 +71,99 @@ class Snapshot:
         self.position = {a: n for n, a in enumerate(self.assets["asset_id"].to_list())}
 
 
-def _fold_duplicates(raw: pl.DataFrame) -> pl.DataFrame:
-    """One row per asset: the live row, with the names from every row that carried it."""
-    if raw.is_empty():
-        return raw
-    ordered = raw.sort(pl.col("status") == "duplicate", maintain_order=True)
-    names = ordered.group_by("asset_id", maintain_order=True).agg(
-        pl.col("uris").list.explode().drop_nulls().unique(maintain_order=True)
-    )
-    first = ordered.unique("asset_id", keep="first", maintain_order=True).drop("uris")
-    return first.join(names, on="asset_id", how="left", maintain_order="left")
+def _row(a: Asset) -> dict[str, Any]:
+    arrived = a.arrived_at if a.arrived_at.tzinfo else a.arrived_at.replace(tzinfo=UTC)
+    return {
+        "asset_id": a.asset_id,
+        "file_name": a.file_name,
+        "media_type": a.media_type,
+        "mime_type": a.mime_type,
+        "status": a.status,
+        "error": a.error,
+        "size_bytes": a.size_bytes,
+        "duration_s": a.duration_s,
+        "width": a.width,
+        "height": a.height,
+        "arrived_at": arrived,
+        "metadata": json.dumps(a.details or {}),
+        "source": a.source_id,
+        "path": a.path,
+        "partition": a.analysis_partition,
+    }
 
 
-class Catalog:
-    def __init__(self, tables: TableStore, check_every_s: float = 1.0) -> None:
+class CatalogView:
+    def __init__(self, catalog: Catalog, tables: TableStore, check_every_s: float = 1.0) -> None:
+        self.catalog = catalog
         self.tables = tables
         self.check_every_s = check_every_s
         self._lock = threading.Lock()
         self._checked = -1e18
-        self._fingerprint: object = None
-        self._snapshot = Snapshot(_empty("assets"), pl.DataFrame(), 0)
-        self._generation = 0
-
-    def _stamp(self) -> object:
-        """Names, sizes and change times of the files (local disk or S3 alike)."""
-        out = []
-        for table in WATCHED:
-            for f in self.tables.files(table):
-                try:
-                    info = self.tables.fs.info(f)
-                except (OSError, FileNotFoundError):
-                    return time.monotonic()  # a file went away mid-listing: reload
-                changed = info.get("mtime") or info.get("LastModified") or info.get("ETag")
-                out.append((f, info.get("size"), str(changed)))
-        return tuple(out)
+        self._generation = -1
+        self._snapshot = Snapshot(pl.DataFrame(schema=COLUMNS), pl.DataFrame())
 
     def snapshot(self) -> Snapshot:
-        """The current catalog, reloaded at most every `check_every_s` when files changed."""
+        """The live catalog, reloaded at most every `check_every_s` when it changed."""
         if time.monotonic() - self._checked < self.check_every_s:
             return self._snapshot
         with self._lock:
             if time.monotonic() - self._checked >= self.check_every_s:
-                stamp = self._stamp()
-                if stamp != self._fingerprint:
-                    self._generation += 1
-                    self._snapshot = self._load()
-                    self._fingerprint = stamp
+                generation = self.catalog.generation()
+                if generation != self._generation:
+                    self._snapshot = self._load(generation)
+                    self._generation = generation
                 self._checked = time.monotonic()
         return self._snapshot
 
-    def _load(self) -> Snapshot:
-        raw = self.tables.read("assets")
-        audio = self.tables.read("features_audio")
-        tracks = audio.filter(pl.col("segment_id").str.contains(":track:", literal=True))
-        tracks = tracks.select("asset_id", "tempo_bpm", "key", "mode").unique(
-            "asset_id", keep="first"
-        )
-        thumbs = self._thumbnails()
-        return Snapshot(_fold_duplicates(raw), tracks, raw.height, thumbs, self._generation)
+    def invalidate(self) -> None:
+        """Look at the catalog again on the next request (after this service changed it)."""
+        self._checked = -1e18
 
-    def _thumbnails(self) -> dict[str, str]:
-        """Each asset's first thumbnail (image, else first keyframe), for hits whose
-        matching segments have none (a caption, a subtitle cue)."""
-        if not self.tables.files("segments"):
-            return {}
-        thumbs = (
-            self.tables.scan("segments")
-            .select("asset_id", "kind", "index", "thumbnail")
-            .filter(pl.col("thumbnail").is_not_null())
-            .collect()
-            .sort("kind", "index")
-            .unique("asset_id", keep="first")
+    def _load(self, generation: int) -> Snapshot:
+        with self.catalog.reading() as s:
+            rows = [
+                _row(a)
+                for a in s.scalars(
+                    select(Asset).where(
+                        Asset.live, Asset.deleted_at.is_(None), Asset.purged_at.is_(None)
+                    )
+                )
+            ]
+        assets = pl.DataFrame(rows, schema=COLUMNS)
+        current = dict(zip(assets["asset_id"], assets["partition"], strict=True))
+        audio = self._current("features_audio", current)
+        if audio.height:
+            tracks = audio.filter(pl.col("segment_id").str.contains(":track:", literal=True))
+            audio = tracks.select("asset_id", "tempo_bpm", "key", "mode").unique(
+                "asset_id", keep="first"
+            )
+        thumbs = self._current("segments", current, ["kind", "index", "thumbnail"])
+        if thumbs.height:
+            thumbs = (
+                thumbs.filter(pl.col("thumbnail").is_not_null())
+                .sort("kind", "index")
+                .unique("asset_id", keep="first")
+            )
+        thumbnails = (
+            dict(zip(thumbs["asset_id"], thumbs["thumbnail"], strict=True)) if thumbs.height else {}
         )
-        return dict(zip(thumbs["asset_id"], thumbs["thumbnail"], strict=True))
+        return Snapshot(assets, audio, thumbnails, generation)
+
+    def _current(
+        self, table: str, current: dict[str, str | None], columns: list[str] | None = None
+    ) -> pl.DataFrame:
+        """Rows of the current analysis of every live content (a re-analysis may leave an
+        older copy of them in another partition until it is purged)."""
+        if not self.tables.files(table) or not current:
+            return pl.DataFrame()
+        keys = pl.DataFrame(
+            {"asset_id": list(current), PARTITION_COLUMN: list(current.values())},
+            schema={"asset_id": pl.String, PARTITION_COLUMN: pl.String},
+        )
+        scan = self.tables.scan(table)
+        if columns:
+            scan = scan.select("asset_id", PARTITION_COLUMN, *columns)
+        return scan.join(keys.lazy(), on=["asset_id", PARTITION_COLUMN], how="inner").collect()
 
     # ---- lookups ---------------------------------------------------------------------
     def rows(self, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -137,6 +175,9 @@ class Catalog:
 
     def row(self, asset_id: str) -> dict[str, Any] | None:
         return self.rows([asset_id]).get(asset_id)
+
+    def live(self, asset_id: str) -> bool:
+        return asset_id in self.snapshot().position
 
     def page(
         self,
@@ -161,18 +202,28 @@ class Catalog:
         df = df.sort("arrived_at", "asset_id", descending=[True, False], nulls_last=True)
         return df.slice(offset, limit).select([*SUMMARY, "state"]).to_dicts(), df.height
 
-    def lookup(self, table: str, column: str, value: str) -> pl.DataFrame:
-        """Rows of any catalog table where `column == value` (details, not the hot path)."""
-        if not self.tables.files(table):
+    def analysis_rows(self, table: str, asset_id: str) -> pl.DataFrame:
+        """A live content's rows of one table, from its current analysis."""
+        row = self.row(asset_id)
+        if row is None or not row["partition"] or not self.tables.files(table, row["partition"]):
             return _empty(table)
-        return self.tables.scan(table).filter(pl.col(column) == value).collect()
+        rows = self.tables.read_assets(table, row["partition"], [asset_id])
+        return rows.drop(PARTITION_COLUMN, strict=False)
 
-    def features(self, column: str, value: str) -> dict[str, list[dict[str, Any]]]:
+    def segment(self, segment_id: str) -> dict[str, Any] | None:
+        """One segment of a live content's current analysis."""
+        rows = self.analysis_rows("segments", segment_id.split(":", 1)[0])
+        rows = rows.filter(pl.col("segment_id") == segment_id)
+        return rows.row(0, named=True) if rows.height else None
+
+    def features(self, asset_id: str, segment_id: str | None = None) -> dict[str, list[dict]]:
         out = {}
         for table in FEATURE_TABLES:
-            rows = self.lookup(table, column, value)
-            if not rows.is_empty():
-                out[table] = rows.drop("partition", strict=False).to_dicts()
+            rows = self.analysis_rows(table, asset_id)
+            if segment_id is not None and rows.height:
+                rows = rows.filter(pl.col("segment_id") == segment_id)
+            if rows.height:
+                out[table] = rows.to_dicts()
         return out
 
     # ---- filters ---------------------------------------------------------------------
@@ -185,8 +236,10 @@ class Catalog:
         if not conditions and not any(a is not None for a in audio):
             return None
         snap = self.snapshot()
-        df = snap.assets.filter(pl.col("status") != "duplicate")
+        df = snap.assets
         if any(a is not None for a in audio):
+            if not snap.audio.height:
+                return set()
             df = df.join(snap.audio, on="asset_id", how="inner")
             conditions += _audio_conditions(filters)
         if conditions:

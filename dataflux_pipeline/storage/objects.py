@@ -96,6 +96,9 @@ class Storage:
     def open(self, rel: str, mode: str = "rb"):
         return self.fs.open(self.full(rel), mode)
 
+    def remove(self, rel: str) -> None:
+        self.fs.rm_file(self.full(rel))
+
     def remove_tree(self, rel: str) -> None:
         if self.fs.exists(self.full(rel)):
             self.fs.rm(self.full(rel), recursive=True)

@@ -6,25 +6,44 @@ import pyarrow as pa
 
 _VERSIONED = [pa.field("analyzer", pa.string()), pa.field("analyzer_version", pa.string())]
 
+# One row per file version a batch took (its intake record); the live catalog says which
+# of them are current.
 ASSETS = pa.schema(
     [
         pa.field("asset_id", pa.string(), nullable=False),
-        pa.field("uri", pa.string(), nullable=False),
-        pa.field("uris", pa.list_(pa.string())),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("uri", pa.string()),
         pa.field("file_name", pa.string()),
         pa.field("size_bytes", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
         pa.field("mime_type", pa.string()),
         pa.field("media_type", pa.string()),
         pa.field("sha256", pa.string()),
         pa.field("xxh128", pa.string()),
-        pa.field("arrived_at", pa.timestamp("us", tz="UTC")),
-        pa.field("status", pa.string()),
-        pa.field("error", pa.string()),
         pa.field("store_path", pa.string()),
+        pa.field("duration_s", pa.float64()),
+        pa.field("sidecars", pa.string()),
+        pa.field("outcome", pa.string()),
+        pa.field("error", pa.string()),
+        pa.field("warnings", pa.list_(pa.string())),
+        pa.field("taken_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+# One row per content a partition analyzed: what came of it and with which versions.
+ANALYSES = pa.schema(
+    [
+        pa.field("asset_id", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("error", pa.string()),
         pa.field("duration_s", pa.float64()),
         pa.field("width", pa.int32()),
         pa.field("height", pa.int32()),
         pa.field("metadata", pa.string()),
+        pa.field("analyzers", pa.string()),
+        pa.field("seconds", pa.float64()),
+        pa.field("analyzed_at", pa.timestamp("us", tz="UTC")),
     ]
 )
 
@@ -157,12 +176,14 @@ def index_schema(dim: int) -> pa.Schema:
 
 TABLES: dict[str, pa.Schema] = {
     "assets": ASSETS,
+    "analyses": ANALYSES,
     "segments": SEGMENTS,
     "features_video": FEATURES_VIDEO,
     "features_audio": FEATURES_AUDIO,
     "features_image": FEATURES_IMAGE,
     "features_document": FEATURES_DOCUMENT,
     "embeddings": EMBEDDINGS,
+    "descriptors": EMBEDDINGS,  # model-free vectors, written by the analysis step
     "relationships": RELATIONSHIPS,
 }
 

@@ -23,7 +23,6 @@ from dataflux_pipeline.storage.objects import Storage
 from dataflux_pipeline.storage.schemas import TABLES
 
 PARTITION_COLUMN = "partition"
-FINAL_STATUSES = ("failed", "skipped", "duplicate")
 _HIVE = ds.partitioning(pa.schema([(PARTITION_COLUMN, pa.string())]), flavor="hive")
 
 
@@ -93,16 +92,47 @@ class TableStore:
         )
         return pl.scan_pyarrow_dataset(dataset)
 
-    def update_assets(self, partition: str, updates: Mapping[str, Mapping[str, Any]]) -> None:
-        """Set columns (status, error, duration...) of asset rows in one partition, atomically.
+    def read_assets(self, table: str, partition: str, asset_ids: Iterable[str]) -> pl.DataFrame:
+        """The rows of some contents in one partition."""
+        df = self.read(table, partition)
+        return df.filter(pl.col("asset_id").is_in(list(asset_ids)))
 
-        Rows already `failed`, `skipped` or `duplicate` keep that status: later steps only
-        move live assets along (cataloged -> analyzed -> indexed)."""
-        if not updates:
-            return
-        path = f"{self._dir('assets', partition)}/data.parquet"
-        rows = pq.read_table(path, filesystem=self.fs).to_pylist()
-        for row in rows:
-            if row["asset_id"] in updates and row["status"] not in FINAL_STATUSES:
-                row.update(updates[row["asset_id"]])
-        self.write("assets", partition, rows)
+    def partitions_with(self, table: str, asset_ids: Iterable[str]) -> list[str]:
+        """Partitions holding rows of any of these contents (reads two columns)."""
+        ids = list(asset_ids)
+        if not ids or not self.files(table):
+            return []
+        column = "source_id" if table == "relationships" else "asset_id"
+        found = (
+            self.scan(table)
+            .select(column, PARTITION_COLUMN)
+            .filter(pl.col(column).str.slice(0, 64).is_in(ids))
+            .select(PARTITION_COLUMN)
+            .unique()
+            .collect()
+        )
+        return sorted(found[PARTITION_COLUMN].to_list())
+
+    def drop_assets(self, table: str, partition: str, asset_ids: Iterable[str]) -> int:
+        """Rewrite one partition without these contents' rows; returns rows removed.
+        (Relationships are keyed by source and target ids, asset or segment.)"""
+        ids = set(asset_ids)
+        files = self.files(table, partition)
+        if not files or not ids:
+            return 0
+        data = pq.read_table(files[0], filesystem=self.fs)
+        if table == "relationships":
+            keep = [
+                not ((s or "")[:64] in ids or (t or "")[:64] in ids)
+                for s, t in zip(
+                    data.column("source_id").to_pylist(),
+                    data.column("target_id").to_pylist(),
+                    strict=True,
+                )
+            ]
+        else:
+            keep = [a not in ids for a in data.column("asset_id").to_pylist()]
+        removed = keep.count(False)
+        if removed:
+            self.write(table, partition, data.filter(pa.array(keep)))
+        return removed

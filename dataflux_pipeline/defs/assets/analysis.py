@@ -1,42 +1,92 @@
-"""Stage 2: run the analyzers over a batch; segments and per-kind feature tables."""
+"""Stage 2: analyze the contents this partition claimed (and re-analyze those whose
+current analysis it holds); segments, per-kind features, model-free descriptors and one
+`analyses` row per content. A content that fails is recorded with its reason; the rest
+of the batch goes on."""
 
 import json
 import shutil
 import time
 import traceback
+from datetime import UTC, datetime
 
 import dagster as dg
+import xxhash
 
 from dataflux_pipeline.analyzers import AnalysisError, MediaItem, analyze_file
-from dataflux_pipeline.defs.assets.intake import failure_table, stored_paths
-from dataflux_pipeline.defs.deployment import GPU_POOL, gpu_op_tags
+from dataflux_pipeline.catalog.analysis import Outcome, Work, record_analysis, work
+from dataflux_pipeline.defs.assets.files import Sources
+from dataflux_pipeline.defs.assets.intake import problem_table
+from dataflux_pipeline.defs.deployment import gpu_op_tags, gpu_pool
 from dataflux_pipeline.defs.partitions import batch_partitions
-from dataflux_pipeline.defs.resources import CatalogStore
+from dataflux_pipeline.defs.resources import (
+    AnalyzersResource,
+    CatalogResource,
+    SourcesResource,
+    StorageResource,
+)
+from dataflux_pipeline.intake.identity import IntakeError, contained
 from dataflux_pipeline.settings import get_settings
 from dataflux_pipeline.storage.objects import pull
 from dataflux_pipeline.storage.schemas import FEATURE_TABLES
 
-LIVE_STATUSES = ("cataloged", "analyzed", "indexed")
-DESCRIPTOR_PART = "descriptors"  # model-free vectors land in `embeddings` beside the model ones
-ANALYSIS_OUTPUTS = ("segments", *FEATURE_TABLES)
+ANALYSIS_OUTPUTS = ("segments", *FEATURE_TABLES, "descriptors", "analyses")
+SPEECH_ON_GPU = bool(get_settings().whisper_model) and get_settings().uses_gpu
 
 
-def _item(row: dict, catalog: CatalogStore) -> MediaItem:
-    meta = json.loads(row["metadata"] or "{}")
-    sidecars = {
-        k: catalog.store_root / v["store_path"] for k, v in meta.get("sidecars", {}).items()
-    }
+class Unavailable(Exception):
+    """The bytes of a content cannot be read here now (moved away, changed)."""
+
+
+def _xxh(path) -> str:
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def media_item(w: Work, storage: StorageResource, files: Sources) -> MediaItem:
+    """The content's bytes as a local file: its stored copy, or a path that holds it now
+    (checked to still be the same bytes), and its sidecars likewise."""
+    root = storage.store_root
+    remote = storage.remote_store()
+    stored = [w.store_path] if w.store_path else []
+    stored += [s["store_path"] for s in w.sidecars.values() if s.get("store_path")]
+    pull(remote, root, stored)
+    if w.store_path:
+        path, source = root / w.store_path, None
+    else:
+        found = [(s, r) for s, r in w.paths if s in files]
+        if not found:
+            raise Unavailable("no source path holds this content now")
+        source, rel = found[0]
+        try:
+            path = contained(files[source].local(rel), files[source].root)
+        except IntakeError as exc:
+            raise Unavailable(str(exc)) from exc
+        if path.stat().st_size != w.size_bytes or _xxh(path) != w.xxh128:
+            raise Unavailable(f"{rel} changed since it was taken; a later batch has it")
+    sidecars = {}
+    for kind, side in w.sidecars.items():
+        if side.get("store_path"):
+            sidecars[kind] = root / side["store_path"]
+        elif source is not None:
+            try:
+                sidecars[kind] = contained(files[source].local(side["path"]), files[source].root)
+            except IntakeError:
+                continue
     return MediaItem(
-        path=catalog.store_root / row["store_path"],
-        asset_id=row["asset_id"],
-        mime_type=row["mime_type"],
-        store_root=catalog.store_root,
-        sidecars=sidecars,
+        path=path, asset_id=w.asset_id, mime_type=w.mime_type, store_root=root, sidecars=sidecars
     )
 
 
-def thumbnails_rel(item: MediaItem, catalog: CatalogStore) -> str:
-    return item.thumbnail_dir.relative_to(catalog.store_root).as_posix()
+def carried_over(storage: StorageResource, partition: str, asset_id: str) -> dict[str, list]:
+    """This partition's existing rows of a content it cannot read now (a re-run after the
+    file moved away): kept as they are rather than lost."""
+    return {
+        t: storage.tables.read_assets(t, partition, [asset_id]).drop("partition").to_dicts()
+        for t in ANALYSIS_OUTPUTS
+    }
 
 
 @dg.multi_asset(
@@ -46,81 +96,106 @@ def thumbnails_rel(item: MediaItem, catalog: CatalogStore) -> str:
     ],
     partitions_def=batch_partitions,
     retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
-    # speech to text is the one model-heavy analyzer; with it on, analysis wants a GPU too
-    pool=GPU_POOL if get_settings().whisper_model else None,
-    op_tags=gpu_op_tags(get_settings()) if get_settings().whisper_model else None,
+    # speech to text is the one model-heavy analyzer; with it on a GPU, analysis wants one
+    pool=gpu_pool(get_settings()) if SPEECH_ON_GPU else None,
+    op_tags=gpu_op_tags(get_settings()) if SPEECH_ON_GPU else None,
 )
-def analysis(context: dg.AssetExecutionContext, catalog: CatalogStore):
-    """Analyze every live asset of the batch; a file that fails is marked failed, the rest go on."""
+def analysis(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    sources: SourcesResource,
+    catalog: CatalogResource,
+    analyzers: AnalyzersResource,
+):
+    """Analyze every content this partition holds; each file is decoded once."""
     partition = context.partition_key
-    assets = catalog.tables.read("assets", partition)
-    live = assets.filter(assets["status"].is_in(list(LIVE_STATUSES))).to_dicts()
-    registry = catalog.registry()
-    remote = catalog.remote_store()
-    segments: list[dict] = []
-    features: dict[str, list[dict]] = {t: [] for t in FEATURE_TABLES}
-    vectors: list[dict] = []
-    updates: dict[str, dict] = {}
-    media_seconds = 0.0
-    started = time.perf_counter()
-    for n, row in enumerate(live, 1):
-        t0 = time.perf_counter()
-        item = _item(row, catalog)
-        shutil.rmtree(item.thumbnail_dir, ignore_errors=True)  # none left from an older run
-        pull(remote, catalog.store_root, stored_paths([row]))
-        if remote is not None:
-            remote.remove_tree(thumbnails_rel(item, catalog))
-        try:
-            result = analyze_file(item, registry)
-        except AnalysisError as exc:
-            updates[row["asset_id"]] = {"status": "failed", "error": str(exc)}
-            context.log.warning(f"{row['file_name']}: {exc}")
-            continue
-        except Exception as exc:  # one broken file must not sink the batch
-            context.log.error(f"{row['file_name']}: {traceback.format_exc()}")
-            updates[row["asset_id"]] = {"status": "failed", "error": f"analyzer crashed: {exc!r}"}
-            continue
-        if remote is not None:
-            remote.put_tree(item.thumbnail_dir, thumbnails_rel(item, catalog))
-        segments += [s.model_dump() for s in result.segments]
-        for table, rows in result.features.items():
-            features[table] += rows
-        vectors += [v.model_dump() | {"dim": len(v.vector)} for v in result.vectors]
-        meta = json.loads(row["metadata"] or "{}") | {"technical": result.metadata}
-        updates[row["asset_id"]] = {
-            "status": "analyzed",
-            "error": None,
-            "duration_s": result.duration_s,
-            "width": result.width,
-            "height": result.height,
-            "metadata": json.dumps(meta, default=str),
+    live = catalog.catalog()
+    todo = work(live, partition)
+    registry = analyzers.registry()
+    remote = storage.remote_store()
+    out: dict[str, list[dict]] = {t: [] for t in ANALYSIS_OUTPUTS}
+    outcomes: dict[str, Outcome] = {}
+    media_seconds, started = 0.0, time.perf_counter()
+    staging = storage.store_root.parent / "incoming" / f"analysis-{partition}"
+    with Sources(sources.watched(), staging) as files:
+        for n, w in enumerate(todo, 1):
+            t0 = time.perf_counter()
+            try:
+                item = media_item(w, storage, files)
+            except Unavailable as exc:
+                if w.current:
+                    for table, rows in carried_over(storage, partition, w.asset_id).items():
+                        out[table] += rows
+                    context.log.info(f"{w.file_name}: kept as analyzed before ({exc})")
+                else:
+                    outcomes[w.asset_id] = Outcome("failed", f"not analyzed: {exc}")
+                continue
+            shutil.rmtree(item.thumbnail_dir, ignore_errors=True)  # none left from an older run
+            try:
+                result = analyze_file(item, registry)
+            except AnalysisError as exc:
+                outcomes[w.asset_id] = Outcome("failed", str(exc))
+                context.log.warning(f"{w.file_name}: {exc}")
+                continue
+            except Exception as exc:  # one broken file must not sink the batch
+                context.log.error(f"{w.file_name}: {traceback.format_exc()}")
+                outcomes[w.asset_id] = Outcome("failed", f"analyzer crashed: {exc!r}")
+                continue
+            if remote is not None:
+                rel = item.thumbnail_dir.relative_to(storage.store_root).as_posix()
+                remote.put_tree(item.thumbnail_dir, rel)
+            versions = {s.analyzer: s.analyzer_version for s in result.segments if s.analyzer}
+            seconds = time.perf_counter() - t0
+            outcomes[w.asset_id] = Outcome(
+                "analyzed",
+                duration_s=result.duration_s,
+                width=result.width,
+                height=result.height,
+                technical=json.loads(json.dumps(result.metadata, default=str)),
+                analyzers=versions,
+            )
+            out["segments"] += [s.model_dump() for s in result.segments]
+            for table, rows in result.features.items():
+                out[table] += rows
+            out["descriptors"] += [v.model_dump() | {"dim": len(v.vector)} for v in result.vectors]
+            media_seconds += result.duration_s or 0.0
+            context.log.info(
+                f"analyzed {n}/{len(todo)} {w.file_name}: {len(result.segments)} segments "
+                f"in {seconds:.2f}s"
+            )
+    now = datetime.now(UTC)
+    out["analyses"] += [
+        {
+            "asset_id": asset_id,
+            "status": o.status,
+            "error": o.error,
+            "duration_s": o.duration_s,
+            "width": o.width,
+            "height": o.height,
+            "metadata": json.dumps(o.technical),
+            "analyzers": json.dumps(o.analyzers),
+            "analyzed_at": now,
         }
-        media_seconds += result.duration_s or 0.0
-        context.log.info(
-            f"analyzed {n}/{len(live)} {row['file_name']}: {len(result.segments)} segments "
-            f"in {time.perf_counter() - t0:.2f}s"
-        )
-    counts = {"segments": catalog.tables.write("segments", partition, segments)}
-    for table in FEATURE_TABLES:
-        counts[table] = catalog.tables.write(table, partition, features[table])
-    catalog.tables.write("embeddings", partition, vectors, part=DESCRIPTOR_PART)
-    catalog.tables.update_assets(partition, updates)
+        for asset_id, o in outcomes.items()
+    ]
+    with live.partition_lock(partition):
+        counts = {t: storage.tables.write(t, partition, out[t]) for t in ANALYSIS_OUTPUTS}
+    record_analysis(live, partition, outcomes, context.run_id)
     failed = [
-        {"file_name": r["file_name"], "status": "failed", "error": updates[r["asset_id"]]["error"]}
-        for r in live
-        if updates[r["asset_id"]]["status"] == "failed"
+        {"file_name": w.file_name, "outcome": "failed", "error": outcomes[w.asset_id].error}
+        for w in todo
+        if w.asset_id in outcomes and outcomes[w.asset_id].status == "failed"
     ]
     wall = time.perf_counter() - started
     for name in ANALYSIS_OUTPUTS:
-        metadata = {"dagster/row_count": counts[name]}
+        metadata: dict = {"dagster/row_count": counts[name]}
         if name == "segments":
             metadata |= {
-                "assets_analyzed": len(live) - len(failed),
-                "assets_failed": len(failed),
+                "contents_analyzed": sum(o.status == "analyzed" for o in outcomes.values()),
+                "contents_failed": len(failed),
                 "media_seconds": round(media_seconds, 2),
                 "realtime_factor": round(media_seconds / wall, 1) if wall else 0.0,
-                "failures": failure_table(failed),
-                "descriptor_vectors": len(vectors),
+                "failures": problem_table(failed),
                 "analyzers": ", ".join(f"{a.name} {a.version}" for a in registry.analyzers),
             }
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)

@@ -1,116 +1,113 @@
-"""Stage 1: hash, store and type every file of a batch into the `assets` table."""
+"""Stage 1: read every file of a batch (hash, sniffed type, duration, sidecars), record
+each version it took in the `assets` table, and tell the live catalog what each path now
+holds. Only content new to the catalog is claimed for analysis."""
 
-import contextlib
 import json
-import shutil
 from collections import Counter
-from pathlib import Path
 
 import dagster as dg
 
+from dataflux_pipeline.catalog.intake import apply_intake
+from dataflux_pipeline.catalog.requests import claim_reanalysis
+from dataflux_pipeline.defs.assets.files import Sources
 from dataflux_pipeline.defs.partitions import batch_partitions
-from dataflux_pipeline.defs.resources import CatalogStore
-from dataflux_pipeline.intake.records import Limits, intake_record, merge_duplicates
-from dataflux_pipeline.storage.objects import Storage, push
-from dataflux_pipeline.storage.tables import FINAL_STATUSES
+from dataflux_pipeline.defs.resources import (
+    AnalyzersResource,
+    CatalogResource,
+    SourcesResource,
+    StorageResource,
+)
+from dataflux_pipeline.intake.records import IntakeRecord, Limits, take
+from dataflux_pipeline.storage.objects import push
+
+PROBLEMS = ("failed", "skipped")
 
 
-def failure_table(rows: list[dict]) -> dg.MetadataValue:
-    lines = ["| file | status | reason |", "| --- | --- | --- |"]
-    lines += [
-        f"| {r['file_name']} | {r['status']} | {r['error']} |"
-        for r in rows
-        if r["status"] in FINAL_STATUSES
-    ]
-    return dg.MetadataValue.md("\n".join(lines))
+def problem_table(rows: list[dict]) -> dg.MetadataValue:
+    """Files that failed or were skipped, with the reason, as a table a person reads."""
+    lines = ["| file | outcome | reason |", "| --- | --- | --- |"]
+    lines += [f"| {r['file_name']} | {r['outcome']} | {r['error']} |" for r in rows]
+    return dg.MetadataValue.md("\n".join(lines) if rows else "none")
 
 
-class LandingFiles:
-    """Local paths for a batch's files: the landing folder itself, or copies of the S3
-    objects fetched for the duration of the step (a vanished object stays missing, and the
-    catalog records it as such)."""
-
-    def __init__(self, catalog: CatalogStore, partition: str) -> None:
-        self.source = Storage(catalog.landing_uri) if catalog.landing_uri else None
-        self.base = catalog.landing_uri.rstrip("/") if catalog.landing_uri else None
-        self.root = (
-            catalog.settings.home / "incoming" / partition if self.source else catalog.landing
-        )
-
-    def local(self, rel: str) -> Path:
-        path = self.root / rel
-        if self.source is not None and not path.exists():
-            with contextlib.suppress(FileNotFoundError):
-                self.source.get_file(rel, path)
-        return path
-
-    def uri(self, rel: str) -> str | None:
-        return f"{self.base}/{rel}" if self.base else None
-
-    def __enter__(self) -> "LandingFiles":
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        if self.source is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
+def record_row(record: IntakeRecord) -> dict:
+    row = record.model_dump()
+    row["sidecars"] = json.dumps({k: v.model_dump() for k, v in record.sidecars.items()})
+    return row
 
 
-def stored_paths(rows: list[dict]) -> list[str]:
-    """Store-relative paths of every object (file and sidecars) the rows refer to."""
-    paths = []
-    for row in rows:
-        if row.get("store_path"):
-            paths.append(row["store_path"])
-        sidecars = json.loads(row.get("metadata") or "{}").get("sidecars", {})
-        paths += [s["store_path"] for s in sidecars.values()]
+def stored_paths(records: list[IntakeRecord]) -> list[str]:
+    """Store-relative paths of the copies (file and sidecars) the records made."""
+    paths = [r.store_path for r in records if r.store_path]
+    paths += [s.store_path for r in records for s in r.sidecars.values() if s.store_path]
     return paths
 
 
 @dg.asset(
     name="assets",
     partitions_def=batch_partitions,
-    group_name="catalog",
+    group_name="intake",
     kinds={"parquet"},
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
 )
-def catalog_assets(context: dg.AssetExecutionContext, catalog: CatalogStore):
-    """One row per distinct content in the batch: hashes, sniffed type, store copy, status."""
+def intake(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    sources: SourcesResource,
+    catalog: CatalogResource,
+    analyzers: AnalyzersResource,
+) -> dg.MaterializeResult:
+    """One row per file version the batch took: hashes, sniffed type, outcome."""
     partition = context.partition_key
-    batch = catalog.ledger.read(partition)
-    registry = catalog.registry()
-    objects = catalog.store_root / "objects"
-    limits = Limits(catalog.max_file_bytes, catalog.max_duration_s)
-    with LandingFiles(catalog, partition) as landing:
-        rows = []
+    batch = storage.ledger.read(partition)
+    live = catalog.catalog()
+    if batch.kind == "reanalysis":
+        claimed = claim_reanalysis(live, partition, batch.assets)
+        storage.tables.write("assets", partition, [])
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": 0, "reanalysis": len(claimed), "claimed": len(claimed)}
+        )
+    registry = analyzers.registry()
+    settings = sources.settings()
+    limits = Limits(settings.max_file_bytes, settings.max_duration_s)
+    objects = storage.store_root / "objects"
+    records: list[IntakeRecord] = []
+    with Sources(sources.watched(), storage.store_root.parent / "incoming" / partition) as files:
         for n, f in enumerate(batch.files, 1):
-            sidecars = {k: landing.local(v) for k, v in f.sidecars.items()}
-            rows.append(
-                intake_record(
-                    landing.local(f.path),
-                    landing.root,
-                    sidecars,
-                    objects,
-                    limits,
-                    registry.media_type,
-                    uri=landing.uri(f.path),
-                )
+            if f.source not in files:
+                context.log.warning(f"{f.path}: source {f.source!r} is no longer configured")
+                continue
+            src = files[f.source]
+            src.fetch([f.path, *f.sidecars.values()])
+            record = take(
+                src.source,
+                f.path,
+                (f.size, f.mtime_ns),
+                f.sidecars,
+                objects,
+                limits,
+                registry.media_type,
             )
-            context.log.info(f"cataloged {n}/{len(batch.files)}: {f.path} -> {rows[-1]['status']}")
-    others = catalog.tables.read("assets")
-    others = others.filter(
-        (others["partition"] != partition) & ~others["status"].is_in(list(FINAL_STATUSES))
-    )
-    rows = merge_duplicates(rows, set(others["asset_id"].to_list()))
-    pushed = push(catalog.remote_store(), catalog.store_root, stored_paths(rows))
-    written = catalog.tables.write("assets", partition, rows)
-    statuses = Counter(r["status"] for r in rows)
+            records.append(record)
+            context.log.info(f"took {n}/{len(batch.files)}: {f.path} -> {record.outcome}")
+    pushed = push(storage.remote_store(), storage.store_root, stored_paths(records))
+    written = storage.tables.write("assets", partition, [record_row(r) for r in records])
+    change = apply_intake(live, partition, records, context.run_id)
+    outcomes = Counter(r.outcome for r in records)
+    problems = [r.model_dump() for r in records if r.outcome in PROBLEMS]
+    warnings = [w for r in records for w in r.warnings]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": written,
             "files": len(batch.files),
-            "bytes": sum(r.get("size_bytes") or 0 for r in rows),
+            "bytes": sum(r.size_bytes or 0 for r in records),
             "objects_uploaded": pushed,
-            **{f"status_{k}": v for k, v in sorted(statuses.items())},
-            "failures": failure_table(rows),
+            "claimed_for_analysis": len(change.claimed),
+            **{f"catalog_{k}": v for k, v in sorted(change.counts.items())},
+            **{f"outcome_{k}": v for k, v in sorted(outcomes.items())},
+            "problems": problem_table(problems),
+            "sidecars_refused": dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings))
+            if warnings
+            else "none",
         }
     )

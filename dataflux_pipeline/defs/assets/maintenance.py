@@ -9,7 +9,7 @@ import time
 
 import dagster as dg
 
-from dataflux_pipeline.defs.resources import CatalogStore
+from dataflux_pipeline.defs.resources import StorageResource
 
 MAINTENANCE_GROUP = "maintenance"
 MAINTENANCE_POOL = "lancedb_maintenance"  # one maintenance step at a time per deployment
@@ -41,10 +41,10 @@ def _table(rows: list[dict]) -> dg.MetadataValue:
     retry_policy=RETRY,
     automation_condition=AFTER_NEW_BATCHES,
 )
-def search_index_indexes(context: dg.AssetExecutionContext, catalog: CatalogStore):
+def search_index_indexes(context: dg.AssetExecutionContext, storage: StorageResource):
     """Full-text index on every space with text; the ANN index (and scalar indexes on the
     keys) on spaces past DATAFLUX_ANN_INDEX_MIN_ROWS, where a flat scan stops being cheap."""
-    index = catalog.index()
+    index = storage.index()
     tuning = index.tuning
     rows, built_ann, seconds = [], 0, 0.0
     for space in index.spaces():
@@ -84,10 +84,10 @@ def search_index_indexes(context: dg.AssetExecutionContext, catalog: CatalogStor
     pool=MAINTENANCE_POOL,
     retry_policy=RETRY,
 )
-def search_index_optimized(context: dg.AssetExecutionContext, catalog: CatalogStore):
+def search_index_optimized(context: dg.AssetExecutionContext, storage: StorageResource):
     """Compact the fragments batch writes leave behind, fold unindexed rows into the
     indexes, and drop versions older than DATAFLUX_INDEX_KEEP_VERSIONS_S."""
-    index = catalog.index()
+    index = storage.index()
     rows = []
     for space in index.spaces():
         tbl = index.table(space)

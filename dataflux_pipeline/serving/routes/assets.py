@@ -1,4 +1,4 @@
-"""The catalog over HTTP: list, detail, upload, segments and thumbnails."""
+"""The catalog over HTTP: list, detail, upload, delete, re-analyze, segments, thumbnails."""
 
 from __future__ import annotations
 
@@ -9,10 +9,19 @@ import polars as pl
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
+from dataflux_pipeline.catalog.requests import delete, request_reanalysis
 from dataflux_pipeline.intake.identity import media_type_of, sniff_mime
 from dataflux_pipeline.serving import uploads
-from dataflux_pipeline.serving.auth import require
-from dataflux_pipeline.serving.deps import ASSET_ID, SEGMENT_ID, Service, check_id, service
+from dataflux_pipeline.serving.deps import (
+    ASSET_ID,
+    SEGMENT_ID,
+    Service,
+    Svc,
+    body_within,
+    check_id,
+    require,
+    resolve_asset,
+)
 from dataflux_pipeline.serving.schemas import (
     AssetDetail,
     AssetPage,
@@ -25,11 +34,10 @@ from dataflux_pipeline.serving.views import state_of
 
 router = APIRouter(tags=["catalog"], dependencies=[Depends(require("search"))])
 upload_router = APIRouter(tags=["catalog"], dependencies=[Depends(require("upload"))])
-Svc = Annotated[Service, Depends(service)]
 
 
 def _queued_summary(svc: Service, asset_id: str) -> AssetSummary | None:
-    path = uploads.queued_file(svc.settings.landing, asset_id)
+    path = uploads.queued_file(svc.settings.uploads, asset_id)
     if path is None:
         return None
     with path.open("rb") as f:
@@ -60,7 +68,7 @@ def list_assets(
     known = svc.catalog.snapshot().position
     queued = []
     if not status or "queued" in status:
-        for asset_id in uploads.queued_ids(svc.settings.landing):
+        for asset_id in uploads.queued_ids(svc.settings.uploads):
             s = None if asset_id in known else _queued_summary(svc, asset_id)
             wanted = s and (not media_type or s.media_type == media_type)
             if wanted and (not mime_type or s.mime_type == mime_type):
@@ -77,60 +85,59 @@ def _sidecars(asset: dict[str, Any]) -> list[dict[str, Any]]:
         meta = json.loads(asset.get("metadata") or "{}")
     except json.JSONDecodeError:
         return []
-    return [{"kind": k, **v} for k, v in sorted(meta.get("sidecars", {}).items())]
+    return [
+        {"kind": k, "uri": f"{asset['source']}:{v.get('path')}", **v}
+        for k, v in sorted((meta.get("sidecars") or {}).items())
+    ]
 
 
 def _near_duplicates(svc: Service, asset_id: str) -> list[dict[str, Any]]:
-    if not svc.catalog.tables.files("relationships"):
+    rels = svc.catalog.tables
+    if not rels.files("relationships"):
         return []
-    rels = (
-        svc.catalog.tables.scan("relationships")
+    found = (
+        rels.scan("relationships")
         .filter(
             (pl.col("kind") == "near_duplicate")
             & ((pl.col("source_id") == asset_id) | (pl.col("target_id") == asset_id))
         )
         .collect()
     )
-    out = []
-    for r in rels.to_dicts():
+    out: dict[str, dict[str, Any]] = {}
+    for r in found.to_dicts():
         other = r["target_id"] if r["source_id"] == asset_id else r["source_id"]
-        other_asset = (other or "").split(":")[0]
-        row = svc.catalog.row(other_asset) or {}
-        out.append(
-            {
-                "asset_id": other_asset,
-                "id": other,
-                "distance": r.get("distance"),
-                "file_name": row.get("file_name"),
-            }
-        )
-    return sorted(out, key=lambda d: (d["distance"] is None, d["distance"] or 0))
+        row = svc.catalog.row(other)
+        if row is None:  # no longer live
+            continue
+        out[other] = {"asset_id": other, "distance": r["distance"], "file_name": row["file_name"]}
+    return sorted(out.values(), key=lambda d: (d["distance"] is None, d["distance"] or 0))
 
 
-@router.get("/assets/{asset_id}", response_model=AssetDetail, responses={404: {"model": ErrorBody}})
+@router.get(
+    "/assets/{asset_id}",
+    response_model=AssetDetail,
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
 def get_asset(asset_id: str, svc: Svc) -> AssetDetail:
-    """One asset with its segments, features, sidecars and near-duplicates; an upload the
-    pipeline has not cataloged yet answers with state `queued`."""
-    check_id(ASSET_ID, asset_id, "asset id")
-    asset = svc.catalog.row(asset_id)
-    if asset is None:
+    """One live asset with its segments, features, sidecars and near-duplicates; an
+    upload the pipeline has not cataloged yet answers with state `queued`. A unique id
+    prefix of 8+ hex characters works."""
+    if ASSET_ID.fullmatch(asset_id) and not svc.catalog.live(asset_id):
         queued = _queued_summary(svc, asset_id)
-        if queued is None:
-            raise HTTPException(404, f"asset {asset_id} not found")
-        path = uploads.queued_file(svc.settings.landing, asset_id)
-        return AssetDetail(state="queued", asset=queued.model_dump(), uris=[path.as_uri()])
-    segments = svc.catalog.lookup("segments", "asset_id", asset_id)
-    if not segments.is_empty():
-        segments = segments.sort("kind", "index")
-    segs = segments.to_dicts()
+        if queued is not None:
+            return AssetDetail(state="queued", asset=queued.model_dump(), uris=[])
+    asset_id = resolve_asset(svc, asset_id)
+    asset = svc.catalog.row(asset_id)
+    segments = svc.catalog.analysis_rows("segments", asset_id)
+    segs = segments.sort("kind", "index").to_dicts() if segments.height else []
     thumb = next((s["thumbnail"] for s in segs if s.get("thumbnail")), None)
     return AssetDetail(
         state=state_of(asset["status"]),
-        asset={k: v for k, v in asset.items() if k != "uris"},
-        uris=asset.get("uris") or [],
+        asset={k: v for k, v in asset.items() if k not in ("partition",)},
+        uris=[f"{asset['source']}:{asset['path']}"],
         thumbnail_url=f"/thumbnails/{asset_id}" if thumb else None,
         segments=segs,
-        features=svc.catalog.features("asset_id", asset_id),
+        features=svc.catalog.features(asset_id),
         sidecars=_sidecars(asset),
         near_duplicates=_near_duplicates(svc, asset_id),
     )
@@ -151,19 +158,17 @@ def upload_asset(
 ) -> Any:
     """Land a file for the pipeline; the asset id is its SHA-256. Poll GET /assets/{id}."""
     limit = min(svc.settings.upload_max_bytes, svc.settings.max_file_bytes)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise HTTPException(413, f"file is over the limit of {limit} bytes")
-    landing = svc.settings.landing
+    body_within(request, limit)
+    area = svc.settings.uploads
     try:
         name = uploads.safe_name(file.filename)
-        staged = uploads.stage(file.file, name, landing / uploads.INCOMING, limit)
+        staged = uploads.stage(file.file, name, area / uploads.INCOMING, limit)
     except uploads.UploadError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
     try:
         existing = svc.catalog.row(staged.sha256)
         state: State | None = state_of(existing["status"]) if existing else None
-        if state is None and uploads.queued_file(landing, staged.sha256):
+        if state is None and uploads.queued_file(area, staged.sha256):
             state = "queued"
         if state is not None:
             return JSONResponse(
@@ -178,7 +183,7 @@ def upload_asset(
                 },
             )
         uploads.check(staged, svc.registry.media_type)
-        uploads.publish(staged, landing)
+        uploads.publish(staged, area)
     except uploads.UploadError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
     finally:
@@ -191,28 +196,60 @@ def upload_asset(
     )
 
 
-@router.get("/segments/{segment_id}")
+@upload_router.delete(
+    "/assets/{asset_id}",
+    status_code=200,
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
+def delete_asset(asset_id: str, svc: Svc) -> dict:
+    """Gone from search and from GET at once; its rows, copies and thumbnails are purged
+    by the next catalog sync, and the next scan will not bring it back. An upload is
+    deleted at its source."""
+    asset_id = resolve_asset(svc, asset_id)
+    removed = delete(svc.live, asset_id, actor=None)
+    if removed is None:
+        raise HTTPException(404, f"asset {asset_id} not found")
+    for _, rel in removed:
+        uploads.remove(svc.settings.uploads, rel)
+    svc.catalog.invalidate()
+    return {"asset_id": asset_id, "deleted": True}
+
+
+@upload_router.post(
+    "/assets/{asset_id}/analyze",
+    status_code=202,
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
+def reanalyze_asset(asset_id: str, svc: Svc) -> dict:
+    """Analyze again with the current analyzers and models (a Dagster run); search keeps
+    the current analysis until the new one is indexed."""
+    asset_id = resolve_asset(svc, asset_id)
+    if not request_reanalysis(svc.live, [asset_id], actor=None):
+        raise HTTPException(409, f"asset {asset_id} cannot be re-analyzed (skipped type)")
+    return {"asset_id": asset_id, "status": "queued", "status_url": f"/assets/{asset_id}"}
+
+
+@router.get("/segments/{segment_id}", responses={404: {"model": ErrorBody}})
 def get_segment(segment_id: str, svc: Svc) -> dict:
-    """One segment with its features and the embedding spaces that hold it."""
+    """One segment of a live asset with its features and the spaces that hold it."""
     check_id(SEGMENT_ID, segment_id, "segment id")
-    rows = svc.catalog.lookup("segments", "segment_id", segment_id)
-    if rows.is_empty():
+    row = svc.catalog.segment(segment_id)
+    if row is None:
         raise HTTPException(404, f"segment {segment_id} not found")
-    row = rows.row(0, named=True)
-    spaces = [s for s in svc.index.spaces() if svc.index.vectors(s, _eq(segment_id), 1)]
-    features = svc.catalog.features("segment_id", segment_id)
+    where = "segment_id = '" + segment_id.replace("'", "''") + "'"
+    spaces = [s for s in svc.index.spaces() if svc.index.segment_ids(s, where)]
+    features = svc.catalog.features(row["asset_id"], segment_id)
     return row | {"features": features, "spaces": spaces}
 
 
-def _eq(segment_id: str) -> str:
-    return "segment_id = '" + segment_id.replace("'", "''") + "'"
-
-
-def _thumbnail_path(svc: Service, ident: str) -> str | None:
-    column = "asset_id" if ASSET_ID.match(ident) else "segment_id"
-    segs = svc.catalog.lookup("segments", column, ident)
-    segs = segs.filter(pl.col("thumbnail").is_not_null())
-    if segs.is_empty():
+def _thumbnail_of(svc: Service, ident: str) -> str | None:
+    """An asset's first thumbnail, or a segment's own, from the current analysis."""
+    asset_id = ident.split(":", 1)[0]
+    segs = svc.catalog.analysis_rows("segments", asset_id)
+    if ident != asset_id and segs.height:
+        segs = segs.filter(pl.col("segment_id") == ident)
+    segs = segs.filter(pl.col("thumbnail").is_not_null()) if segs.height else segs
+    if not segs.height:
         return None
     return segs.sort("kind", "index")["thumbnail"][0].removeprefix("thumbnails/")
 
@@ -226,19 +263,23 @@ def _thumbnail_path(svc: Service, ident: str) -> str | None:
     },
 )
 def get_thumbnail(path: str, svc: Svc) -> FileResponse:
-    """By asset id (its first thumbnail), segment id, or store path."""
-    if ASSET_ID.match(path) or SEGMENT_ID.match(path):
-        found = _thumbnail_path(svc, path)
+    """By asset id (its first thumbnail), segment id, or store path; only live assets'."""
+    if ASSET_ID.fullmatch(path) or SEGMENT_ID.fullmatch(path):
+        found = _thumbnail_of(svc, path)
         if found is None:
-            raise HTTPException(404, f"no thumbnail for {path}")
+            raise HTTPException(404, "no thumbnail for that id")
         path = found
+    parts = path.split("/")
+    if len(parts) != 3 or not svc.catalog.live(parts[1]):
+        raise HTTPException(404, "thumbnail not found")
     try:
         target = (svc.thumbnails / path).resolve()
         found = target.is_file()
     except (OSError, ValueError) as exc:  # NUL bytes, names too long for the filesystem
-        raise HTTPException(400, f"not a thumbnail path: {exc}") from exc
+        raise HTTPException(400, "not a thumbnail path") from exc
     if not target.is_relative_to(svc.thumbnails) or target.suffix.lower() not in (".jpg", ".webp"):
         raise HTTPException(400, "thumbnail path must stay inside the thumbnail store")
     if not found:
         raise HTTPException(404, "thumbnail not found")
-    return FileResponse(target, headers={"Cache-Control": "public, max-age=86400"})
+    cache = "public" if not svc.settings.api_keys else "private"
+    return FileResponse(target, headers={"Cache-Control": f"{cache}, max-age=86400"})

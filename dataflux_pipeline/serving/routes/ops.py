@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dataflux_pipeline import __version__
-from dataflux_pipeline.serving.deps import Service, service
+from dataflux_pipeline.serving.deps import Svc
 from dataflux_pipeline.serving.schemas import Health, SpaceHealth
 
 router = APIRouter(tags=["operations"])
-Svc = Annotated[Service, Depends(service)]
 
 
 @router.get("/health", response_model=Health)
@@ -33,7 +30,7 @@ def health(svc: Svc) -> Health:
         version=__version__,
         index_rows={s: h.rows for s, h in spaces.items()},
         index=spaces,
-        assets=svc.catalog.snapshot().raw_rows,
+        assets=svc.catalog.snapshot().assets.height,
     )
 
 

@@ -12,8 +12,14 @@ from pydantic import ValidationError
 
 from dataflux_pipeline.analyzers import AnalysisError
 from dataflux_pipeline.serving import similar as sim
-from dataflux_pipeline.serving.auth import require
-from dataflux_pipeline.serving.deps import ASSET_ID, SEGMENT_ID, Service, check_id, service
+from dataflux_pipeline.serving.deps import (
+    SEGMENT_ID,
+    Svc,
+    body_within,
+    check_id,
+    require,
+    resolve_asset,
+)
 from dataflux_pipeline.serving.schemas import (
     MediaType,
     SearchRequest,
@@ -26,7 +32,6 @@ from dataflux_pipeline.serving.uploads import UploadError, check, safe_name, sta
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["search"], dependencies=[Depends(require("search"))])
-Svc = Annotated[Service, Depends(service)]
 
 
 @router.post("/search", response_model=SearchResponse)
@@ -44,7 +49,7 @@ def search(req: SearchRequest, svc: Svc) -> Response:
 def similar(req: SimilarRequest, svc: Svc) -> SimilarResponse:
     """Items near an indexed asset or segment, in one embedding space or all it has."""
     if req.asset_id:
-        check_id(ASSET_ID, req.asset_id, "asset id")
+        req = req.model_copy(update={"asset_id": resolve_asset(svc, req.asset_id)})
     if req.segment_id:
         check_id(SEGMENT_ID, req.segment_id, "segment id")
     if req.space is not None and req.space not in svc.index.spaces():
@@ -55,12 +60,6 @@ def similar(req: SimilarRequest, svc: Svc) -> SimilarResponse:
         raise HTTPException(404, str(exc)) from exc
     except sim.BadRequest as exc:
         raise HTTPException(422, str(exc)) from exc
-
-
-def _too_big(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise HTTPException(413, f"file is over the limit of {limit} bytes")
 
 
 @router.post(
@@ -80,7 +79,7 @@ def search_by_file(
     """Analyze the file with the pipeline's analyzers and models, then search every space
     its vectors fall in (visual and audio descriptors, text, CLIP). Nothing is stored."""
     max_bytes = svc.settings.query_file_max_bytes
-    _too_big(request, max_bytes)
+    body_within(request, max_bytes)
     try:
         options = SimilarOptions(
             limit=limit, space=space, threshold=threshold, media_types=media_types

@@ -127,6 +127,13 @@ class IndexBase:
         self._spaces = (-math.inf, [])
         self._info.clear()
 
+    def segment_ids(self, space: str, where: str) -> list[str]:
+        """Segment ids of the rows matching `where` (duplicates kept: a check counts them)."""
+        if space not in self.spaces():
+            return []
+        query = self.table(space).search().where(where).select(["segment_id"]).limit(None)
+        return query.to_arrow()["segment_id"].to_pylist()
+
     def count(self, space: str) -> int:
         return self.table(space).count_rows() if space in self.spaces() else 0
 

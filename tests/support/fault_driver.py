@@ -1,6 +1,6 @@
 """Runs one partition and SIGKILLs itself at a chosen point (test-only).
 
-Usage: python -m tests.fault_driver DATAFLUX_HOME PARTITION KILL_AT, with DAGSTER_HOME set.
+Usage: python -m tests.support.fault_driver DATAFLUX_HOME PARTITION KILL_AT, with DAGSTER_HOME set.
 KILL_AT is a table name (killed after its temp file is written, before the rename) or
 `index` (killed after the LanceDB merge-insert commits, before its indexes are refreshed)."""
 

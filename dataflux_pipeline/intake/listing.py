@@ -1,22 +1,35 @@
-"""Watch an S3 prefix: the folder sensor's rules (stability, batches, run keys) on a
-listing that resumes after the last key it no longer needs to see."""
+"""Listing a source: a folder walked on disk, or an S3 prefix through the S3 API. Both give
+relative path -> (size, mtime) and skip hidden, temporary and partial names."""
 
-import json
+from __future__ import annotations
 
-import dagster as dg
-from dagster_aws.s3 import S3Resource
+import os
+from pathlib import Path
 
-from dataflux_pipeline.defs.jobs import ingest_job
-from dataflux_pipeline.defs.resources import CatalogStore
-from dataflux_pipeline.defs.sensors.landing import launch
-from dataflux_pipeline.intake.batches import (
-    Observed,
-    decode_pending,
-    encode_pending,
-    plan_from_listing,
-)
+from dataflux_pipeline.intake.batches import Observed
 from dataflux_pipeline.intake.identity import IGNORED_PREFIXES
-from dataflux_pipeline.settings import get_settings
+from dataflux_pipeline.intake.sidecars import is_candidate
+
+
+def list_folder(root: Path) -> dict[str, Observed]:
+    """Every candidate file under `root` (recursively). Symlinks are listed like files;
+    the intake refuses those that point outside the source, with a reason."""
+    root = root.resolve()
+    found: dict[str, Observed] = {}
+    if not root.is_dir():
+        return found
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            path = Path(dirpath) / name
+            try:
+                if not is_candidate(path):
+                    continue
+                st = path.stat()
+            except OSError:
+                continue
+            found[path.relative_to(root).as_posix()] = Observed(st.st_size, st.st_mtime_ns)
+    return found
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -53,31 +66,3 @@ def next_start_after(uri: str, listing: dict, pending: dict, current: str | None
     if not settled:
         return current
     return max(current or "", prefix + max(settled))
-
-
-@dg.sensor(
-    job=ingest_job,
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING
-    if get_settings().landing_uri
-    else dg.DefaultSensorStatus.STOPPED,
-    description="New objects under DATAFLUX_LANDING_URI (s3://bucket/prefix), in batches.",
-)
-def s3_landing_sensor(context: dg.SensorEvaluationContext, catalog: CatalogStore, s3: S3Resource):
-    uri = catalog.landing_uri
-    if not uri:
-        return dg.SkipReason("DATAFLUX_LANDING_URI is not set")
-    state = json.loads(context.cursor or "{}")
-    listing = list_s3(s3.get_client(), uri, state.get("start_after"))
-    plan = plan_from_listing(
-        listing,
-        catalog.ledger,
-        decode_pending(context.cursor),
-        catalog.settle_seconds,
-        catalog.batch_size,
-    )
-    cursor = encode_pending(
-        plan.pending,
-        start_after=next_start_after(uri, listing, plan.pending, state.get("start_after")),
-    )
-    return launch(context, catalog, plan, cursor, "s3-sensor")

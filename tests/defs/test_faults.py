@@ -87,7 +87,7 @@ def test_rerun_after_sigkill_matches_a_clean_run(prepared, kill_at, tmp_path: Pa
         instance.add_dynamic_partitions("batches", [key])
         env = os.environ | {"DAGSTER_HOME": str(dagster_home), "PYTHONPATH": str(ROOT)}
         proc = subprocess.run(
-            [sys.executable, "-m", "tests.fault_driver", str(home), key, kill_at],
+            [sys.executable, "-m", "tests.support.fault_driver", str(home), key, kill_at],
             env=env,
             cwd=ROOT,
             capture_output=True,

@@ -19,7 +19,7 @@ from dataflux_pipeline.storage.tables import TableStore
 
 
 def test_entry_point_plugins_join_the_registry(settings, monkeypatch, tmp_path: Path) -> None:
-    ep = EntryPoint("csv", "tests.plugin_example:CsvAnalyzer", registry.ENTRY_POINT_GROUP)
+    ep = EntryPoint("csv", "tests.support.plugin_example:CsvAnalyzer", registry.ENTRY_POINT_GROUP)
     broken = EntryPoint("broken", "tests.no_such_module:Nope", registry.ENTRY_POINT_GROUP)
     monkeypatch.setattr(registry, "entry_points", lambda group: [ep, broken])
     reg = registry.default_registry(settings)

@@ -17,7 +17,7 @@ from dataflux_pipeline.defs.resources import resources_for
 from dataflux_pipeline.defs.sensors.landing import landing_sensor
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.tables import TableStore
-from tests.badfiles import truncate, write_audio, write_silence_flac
+from tests.support.badfiles import truncate, write_audio, write_silence_flac
 
 pytestmark = pytest.mark.slow
 LONG_NAME = "a" * 240 + ".txt"

@@ -1,0 +1,122 @@
+"""Forgetting: contents that left their sources longer ago than the retention period,
+and contents deleted through the API or CLI, lose their rows in every table, their
+stored copies and thumbnails; rows left behind by a re-analysis go too. The catalog
+keeps a tombstone (and, for deletions, the exclusion) so the event log stays readable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, or_, select
+
+from dataflux_pipeline.catalog.models import Asset, StaleRows, now
+from dataflux_pipeline.catalog.store import Catalog
+from dataflux_pipeline.storage.objects import Storage
+from dataflux_pipeline.storage.schemas import TABLES
+from dataflux_pipeline.storage.tables import TableStore
+
+THUMBNAILS = "thumbnails"
+
+
+@dataclass
+class PurgeReport:
+    purged: list[str] = field(default_factory=list)
+    rows_removed: dict[str, int] = field(default_factory=dict)
+    files_removed: int = 0
+    stale_rows_removed: int = 0
+
+    def add_rows(self, table: str, n: int) -> None:
+        if n:
+            self.rows_removed[table] = self.rows_removed.get(table, 0) + n
+
+
+def due(catalog: Catalog, retention_s: float, at: datetime | None = None) -> list[str]:
+    """Contents to forget now: deleted ones, and non-live ones past the retention."""
+    cutoff = (at or now()) - timedelta(seconds=retention_s)
+    with catalog.reading() as s:
+        rows = s.scalars(
+            select(Asset.asset_id).where(
+                Asset.purged_at.is_(None),
+                Asset.live.is_(False),
+                or_(Asset.deleted_at.isnot(None), Asset.removed_at <= cutoff),
+            )
+        )
+        return sorted(rows)
+
+
+def _drop_rows(catalog: Catalog, tables: TableStore, ids: list[str], report: PurgeReport) -> None:
+    for table in TABLES:
+        for partition in tables.partitions_with(table, ids):
+            with catalog.partition_lock(partition):
+                report.add_rows(table, tables.drop_assets(table, partition, ids))
+
+
+def _store_paths(asset: Asset) -> list[str]:
+    paths = [asset.store_path] if asset.store_path else []
+    for side in (asset.details.get("sidecars") or {}).values():
+        if side.get("store_path"):
+            paths.append(side["store_path"])
+    return paths
+
+
+def _in_use(catalog: Catalog, but: set[str]) -> set[str]:
+    """Stored objects that other kept contents still point at (a sidecar two videos
+    share, say)."""
+    with catalog.reading() as s:
+        kept = s.scalars(select(Asset).where(Asset.purged_at.is_(None)))
+        return {p for a in kept if a.asset_id not in but for p in _store_paths(a)}
+
+
+def purge(
+    catalog: Catalog,
+    tables: TableStore,
+    store: Storage,
+    ids: list[str],
+    remote: Storage | None = None,
+) -> PurgeReport:
+    """Forget `ids` (which must already be out of the index: see projection.sync_index)."""
+    report = PurgeReport()
+    if ids:
+        _drop_rows(catalog, tables, ids, report)
+    with catalog.reading() as s:
+        assets = list(s.scalars(select(Asset).where(Asset.asset_id.in_(ids))))
+    in_use = _in_use(catalog, set(ids)) if assets else set()
+    for asset in assets:
+        folder = f"{THUMBNAILS}/{asset.asset_id[:2]}/{asset.asset_id}"
+        for where in filter(None, (store, remote)):
+            if where.exists(folder):
+                where.remove_tree(folder)
+                report.files_removed += 1
+            for rel in _store_paths(asset):
+                if rel not in in_use and where.exists(rel):
+                    where.remove(rel)
+                    report.files_removed += 1
+    with catalog.session() as s:
+        stamp = datetime.now(UTC)
+        for asset in s.scalars(select(Asset).where(Asset.asset_id.in_(ids))):
+            asset.purged_at, asset.analysis_partition, asset.pending_partition = stamp, None, None
+            asset.index_dirty = False
+            Catalog.event(s, "purged", asset.asset_id, rows=sum(report.rows_removed.values()))
+            report.purged.append(asset.asset_id)
+        Catalog.bump(s)
+    return report
+
+
+def purge_stale(catalog: Catalog, tables: TableStore, report: PurgeReport) -> None:
+    """Rows a re-analysis left in the partition that held the old analysis."""
+    with catalog.reading() as s:
+        stale = [(r.asset_id, r.partition) for r in s.scalars(select(StaleRows))]
+    analysis_tables = [t for t in TABLES if t != "assets"]
+    for asset_id, partition in stale:
+        with catalog.partition_lock(partition):
+            for table in analysis_tables:
+                n = tables.drop_assets(table, partition, [asset_id])
+                report.add_rows(table, n)
+                report.stale_rows_removed += n
+        with catalog.session() as s:
+            s.execute(
+                delete(StaleRows).where(
+                    StaleRows.asset_id == asset_id, StaleRows.partition == partition
+                )
+            )

@@ -1,0 +1,92 @@
+"""Watch every source (the landing folder or S3 prefix, the uploads area, any extra
+folder): stable new files become batches, one partition and one run each; files gone
+from a source leave the live catalog in the same tick."""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from dataflux_pipeline.catalog.observe import known_versions, mark_removed
+from dataflux_pipeline.defs.jobs import ingest_job
+from dataflux_pipeline.defs.resources import CatalogResource, SourcesResource, StorageResource
+from dataflux_pipeline.defs.sensors.launch import launch, record
+from dataflux_pipeline.intake.batches import (
+    Observed,
+    decode_cursor,
+    encode_cursor,
+    plan_from_listing,
+)
+from dataflux_pipeline.intake.listing import list_folder, list_s3, next_start_after
+from dataflux_pipeline.settings import SourceConfig, get_settings
+
+S3_FULL_LISTING_S = 300.0  # a complete S3 listing (which sees removals) at most this often
+
+
+def list_source(
+    src: SourceConfig, s3: S3Resource, state: dict, now: float
+) -> tuple[dict[str, Observed], bool]:
+    """(listing, complete): folders are listed whole; an S3 prefix resumes after the last
+    settled key, and is listed whole every S3_FULL_LISTING_S to see removals."""
+    if not src.remote:
+        from pathlib import Path
+
+        return list_folder(Path(src.uri)), True
+    full = now - state.get("full_at", 0.0) >= S3_FULL_LISTING_S
+    listing = list_s3(s3.get_client(), src.uri, None if full else state.get("start_after"))
+    if full:
+        state["full_at"] = now
+    return listing, full
+
+
+@dg.sensor(
+    job=ingest_job,
+    minimum_interval_seconds=get_settings().sensor_interval_s,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="New, stable files in every watched source, in batches of "
+    "DATAFLUX_BATCH_SIZE; removed files leave the catalog at once.",
+)
+def sources_sensor(
+    context: dg.SensorEvaluationContext,
+    storage: StorageResource,
+    sources: SourcesResource,
+    catalog: CatalogResource,
+    s3: S3Resource,
+) -> dg.SensorResult:
+    settings = sources.settings()
+    live = catalog.catalog()
+    watched = sources.watched()
+    live.ensure_sources(watched)
+    pending, extra = decode_cursor(context.cursor)
+    s3_state: dict = extra.get("s3", {})
+    now = time.time()
+    new_pending, batches, removed = {}, [], 0
+    for src in watched:
+        state = s3_state.setdefault(src.name, {}) if src.remote else {}
+        listing, complete = list_source(src, s3, state, now)
+        if complete:
+            removed += sum(mark_removed(live, src.name, listing).counts.values())
+        plan = plan_from_listing(
+            listing,
+            known_versions(live, src.name),
+            pending.get(src.name, {}),
+            settings.settle_seconds,
+            settings.batch_size,
+            now,
+            src.name,
+        )
+        new_pending[src.name] = plan.pending
+        batches += plan.batches
+        if src.remote:
+            state["start_after"] = next_start_after(
+                src.uri, listing, plan.pending, state.get("start_after")
+            )
+        if plan.pending:
+            context.log.info(f"{src.name}: {len(plan.pending)} file(s) still settling")
+    if removed:
+        context.log.info(f"{removed} path(s) removed from their sources")
+    record(storage.ledger, live, batches)
+    cursor = encode_cursor(new_pending, s3=s3_state)
+    return launch(context, storage.ledger, cursor, "sensor")
