@@ -6,13 +6,21 @@ DATAFLUX_HOME ?= $(abspath data)
 export DATAFLUX_HOME
 FIXTURES := $(wildcard ../shared/fixtures)
 
-.PHONY: install demo test up lint fmt clean
+# torch's CPU build unless this machine has an NVIDIA GPU (PyPI's plain torch is the CUDA
+# build, ~3 GB of libraries a laptop cannot use). Override: make TORCH_VARIANT=cu128 | cpu
+TORCH_VERSION := 2.13.0
+TORCH_VARIANT ?= $(if $(shell command -v nvidia-smi 2>/dev/null),cu128,cpu)
+TORCH_INDEX ?= https://download.pytorch.org/whl/$(TORCH_VARIANT)
+TORCH := torch==$(TORCH_VERSION)+$(TORCH_VARIANT)
+
+.PHONY: install demo test test-fast up lint fmt clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# The CPU build of torch first, so nothing pulls the CUDA wheels (see README for GPU hosts).
-	$(BIN)/pip install -q torch==2.13.0
+	# a wheel this machine already has (pip's find-links), else PyTorch's own index
+	$(BIN)/pip install -q --no-deps --no-index "$(TORCH)" 2>/dev/null \
+		|| $(BIN)/pip install -q --no-deps "$(TORCH)" --index-url "$(TORCH_INDEX)"
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
@@ -26,12 +34,11 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+test-fast: install
+	$(BIN)/pytest -q -m "not slow"
+
 up: install
-	mkdir -p $(DATAFLUX_HOME)/dagster $(DATAFLUX_HOME)/landing
-	trap 'kill 0' EXIT INT TERM; \
-	DAGSTER_HOME=$(DATAFLUX_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml & \
-	$(BIN)/dataflux serve & \
-	wait
+	exec $(BIN)/dataflux up
 
 lint:
 	$(BIN)/ruff format --check . && $(BIN)/ruff check .

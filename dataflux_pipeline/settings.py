@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     min_shot_s: float = Field(0.4, ge=0, description="Shots shorter than this are merged.")
     max_shot_s: float = Field(30.0, gt=0, description="Longer shots are split.")
     thumbnail_width: int = 320
+    max_image_pixels: int = Field(
+        80_000_000,
+        ge=1,
+        description="Larger images are refused before they are decoded (pipeline and "
+        "search by file): a small PNG can unpack to gigabytes.",
+    )
     doc_chunk_chars: int = Field(800, ge=100, description="Target size of a document chunk.")
     near_duplicate_max_distance: int = Field(
         8,
@@ -139,9 +145,15 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='API key -> scopes ("search", "upload"), JSON; empty leaves the API open.',
     )
+    metrics_token: str | None = Field(
+        None, description="Bearer token Prometheus sends to GET /metrics (a secret)."
+    )
     upload_max_bytes: int = Field(2 * 1024**3, ge=1, description="Largest POST /assets file.")
     query_file_max_bytes: int = Field(
         50 * 1024**2, ge=1, description="Largest file for POST /search/by-file."
+    )
+    max_concurrent_uploads: int = Field(
+        4, ge=1, description="File bodies read at once; more get 503 (bounds temp space)."
     )
     query_cache_size: int = Field(4096, ge=0, description="Query embeddings kept (LRU).")
     result_cache_size: int = Field(

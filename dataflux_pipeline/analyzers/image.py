@@ -7,6 +7,7 @@ stored as a vector in the `visual` space, so similar-looking images are found by
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,6 +23,7 @@ from dataflux_pipeline.analyzers.visual import dominant_colours, laplacian_varia
 from dataflux_pipeline.settings import Settings, get_settings
 
 _WORK_SIDE = 256  # colours, sharpness and the descriptor are computed at this size
+DRAFT_SIDE = 2048  # JPEGs larger than this decode at a power-of-two reduction
 
 
 class ImageAnalyzer(Analyzer):
@@ -42,16 +44,31 @@ class ImageAnalyzer(Analyzer):
         import imagehash
         from PIL import Image, ImageOps, UnidentifiedImageError
 
+        limit = self.settings.max_image_pixels
         try:
-            with Image.open(item.path) as opened:
+            with warnings.catch_warnings():  # the size is checked here, against our limit
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                opened = Image.open(item.path)
+            with opened:
+                width, height = opened.size  # from the header: nothing is decoded yet
+                if width * height > limit:
+                    raise AnalysisError(
+                        f"image is {width}x{height} ({width * height / 1e6:.0f} megapixels), "
+                        f"over the limit of {limit / 1e6:.0f} (DATAFLUX_MAX_IMAGE_PIXELS)"
+                    )
                 exif = {
                     str(Image.ExifTags.TAGS.get(k, k)): str(v)[:200]
                     for k, v in opened.getexif().items()
                 }
+                # JPEG decodes straight to a smaller scale: every feature reads a reduced copy
+                opened.draft("RGB", (DRAFT_SIDE, DRAFT_SIDE))
                 img = ImageOps.exif_transpose(opened).convert("RGB")
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise AnalysisError(f"could not decode image: {exc}") from exc
-        width, height = img.size
+        except Image.DecompressionBombError as exc:
+            raise AnalysisError(f"image refused: {exc}") from exc
+        if (img.width > img.height) != (width > height) and img.width != img.height:
+            width, height = height, width  # EXIF turned it a quarter
         small = img.copy()
         small.thumbnail((_WORK_SIDE, _WORK_SIDE))
         rgb = np.asarray(small)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, or_, select
 
 from dataflux_pipeline.catalog.models import Asset, StaleRows, now
-from dataflux_pipeline.catalog.store import Catalog
+from dataflux_pipeline.catalog.store import Catalog, purges_held
 from dataflux_pipeline.storage.objects import Storage
 from dataflux_pipeline.storage.schemas import TABLES
 from dataflux_pipeline.storage.tables import TableStore
@@ -33,6 +33,8 @@ class PurgeReport:
 
 def due(catalog: Catalog, retention_s: float, at: datetime | None = None) -> list[str]:
     """Contents to forget now: deleted ones, and non-live ones past the retention."""
+    if purges_held(catalog):
+        return []
     cutoff = (at or now()) - timedelta(seconds=retention_s)
     with catalog.reading() as s:
         rows = s.scalars(
@@ -107,6 +109,8 @@ def purge_stale(catalog: Catalog, tables: TableStore, report: PurgeReport) -> No
     """Rows a re-analysis left in the partition that held the old analysis."""
     with catalog.reading() as s:
         stale = [(r.asset_id, r.partition) for r in s.scalars(select(StaleRows))]
+    if purges_held(catalog):
+        return
     analysis_tables = [t for t in TABLES if t != "assets"]
     for asset_id, partition in stale:
         with catalog.partition_lock(partition):

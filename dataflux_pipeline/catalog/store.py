@@ -175,6 +175,12 @@ class Catalog:
             raise AmbiguousId(ident, found)
         return found[0] if found else None
 
+    def excluded(self, asset_ids: Iterable[str]) -> set[str]:
+        """Which of these contents were deleted and must leave no row anywhere."""
+        ids = list(set(asset_ids))
+        with self.reading() as s:
+            return set(s.scalars(select(Exclusion.asset_id).where(Exclusion.asset_id.in_(ids))))
+
     def counts(self) -> dict[str, int]:
         with self.reading() as s:
             rows = s.execute(
@@ -185,7 +191,7 @@ class Catalog:
     # ---- partition locks ---------------------------------------------------------------
     @contextmanager
     def partition_lock(
-        self, partition: str, ttl_s: float = 3600.0, wait_s: float = 600.0
+        self, partition: str, ttl_s: float = 300.0, wait_s: float = 600.0
     ) -> Iterator[None]:
         """Held by whoever rewrites a partition's table files: a run's steps and a purge
         must not interleave their read-modify-write of the same files."""
@@ -195,7 +201,9 @@ class Catalog:
             try:
                 with self.session() as s:
                     lock = s.get(PartitionLock, partition)
-                    if lock is not None and _aware(lock.expires_at) < now():
+                    if lock is not None and (
+                        _aware(lock.expires_at) < now() or _holder_gone(lock.holder)
+                    ):
                         s.delete(lock)
                         s.flush()
                         lock = None
@@ -222,6 +230,32 @@ class Catalog:
                         PartitionLock.partition == partition, PartitionLock.holder == holder
                     )
                 )
+
+
+BACKUP_HOLD = "__backup__"
+
+
+def purges_held(catalog: Catalog) -> bool:
+    """A backup is copying: nothing it may still need is purged meanwhile."""
+    with catalog.reading() as s:
+        lock = s.get(PartitionLock, BACKUP_HOLD)
+        return lock is not None and _aware(lock.expires_at) > now()
+
+
+def _holder_gone(holder: str) -> bool:
+    """The holder ran on this machine and its process is gone (killed mid-write): its
+    lock is stale now, not when it expires. A holder elsewhere is trusted until then."""
+    host, _, rest = holder.partition(":")
+    pid = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def _aware(moment: datetime) -> datetime:

@@ -53,7 +53,7 @@ def ingest(
     deadline = time.monotonic() + (settings.settle_seconds * 3 + 5 if wait_s is None else wait_s)
     cursor, requests = None, []
     while True:
-        result = _evaluate(defs.get_sensor_def("sources_sensor"), instance, resources, cursor)
+        result = _evaluate(defs.resolve_sensor_def("sources_sensor"), instance, resources, cursor)
         requests += result.run_requests or []
         cursor = result.cursor
         pending = sorted(p for files in decode_cursor(cursor)[0].values() for p in files)
@@ -85,7 +85,7 @@ def ingest(
                     on_partition(req.partition_key, done, done + len(requests) - 1)
             if not run.success:
                 report.failed_runs.append(req.partition_key or req.job_name)
-        result = _evaluate(defs.get_sensor_def("catalog_sensor"), instance, resources)
+        result = _evaluate(defs.resolve_sensor_def("catalog_sensor"), instance, resources)
         requests = list(result.run_requests or [])
         if not requests:
             break
@@ -93,11 +93,15 @@ def ingest(
 
 
 def quiet_libraries() -> None:
-    """What a person running the CLI should not see: Dagster's per-event debug lines
-    and warnings from libraries about their own internals."""
+    """What a person running the CLI should not see: Dagster's per-event lines, model
+    loading progress bars, and warnings libraries raise about their own internals."""
     import warnings
 
     warnings.filterwarnings("ignore", category=UserWarning, module="dagster")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    for name in ("dagster", "alembic", "httpx", "transformers"):
+    for name in ("dagster", "alembic", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()

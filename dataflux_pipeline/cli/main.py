@@ -82,6 +82,33 @@ def cmd_up(args: argparse.Namespace) -> int:
     return up(get_settings(), Path(args.workspace), args.ui_port)
 
 
+def cmd_delete(args: argparse.Namespace) -> int:
+    from dataflux_pipeline.cli.manage import actor_name, delete_assets
+
+    return delete_assets(get_settings(), args.ids, actor_name())
+
+
+def cmd_reanalyze(args: argparse.Namespace) -> int:
+    from dataflux_pipeline.cli.manage import actor_name, reanalyze
+
+    if bool(args.ids) == bool(args.all_older_than):
+        print("give asset ids or --all-older-than VERSION", file=sys.stderr)
+        return 2
+    return reanalyze(get_settings(), args.ids, args.all_older_than, args.analyzer, actor_name())
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from dataflux_pipeline.cli.backup import backup
+
+    return backup(get_settings(), args.dest)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from dataflux_pipeline.cli.backup import restore
+
+    return restore(get_settings(), args.src)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from dataflux_pipeline.cli.demo import run_demo
 
@@ -115,6 +142,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", default="workspace.yaml")
     p.add_argument("--ui-port", type=int, default=3000)
     p.set_defaults(func=cmd_up)
+    p = sub.add_parser("delete", help="delete assets: out of search now, purged, kept out")
+    p.add_argument("ids", nargs="+", help="asset ids or unique prefixes (8+ hex characters)")
+    p.set_defaults(func=cmd_delete)
+    p = sub.add_parser("reanalyze", help="analyze assets again with the current analyzers")
+    p.add_argument("ids", nargs="*", help="asset ids or unique prefixes")
+    p.add_argument("--all-older-than", metavar="VERSION", help="every asset analyzed below it")
+    p.add_argument("--analyzer", default="dataflux", help="whose version --all-older-than compares")
+    p.set_defaults(func=cmd_reanalyze)
+    p = sub.add_parser("backup", help="a consistent snapshot of the catalog (path or s3://)")
+    p.add_argument("dest")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="restore a backup into this (empty) DATAFLUX_HOME")
+    p.add_argument("src")
+    p.set_defaults(func=cmd_restore)
     p = sub.add_parser("demo", help="write a sample media set, ingest it, search it over HTTP")
     p.add_argument("--fixtures", help="also copy the audio fixtures from this folder")
     p.set_defaults(func=cmd_demo)
@@ -123,6 +164,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command in ("ingest", "demo", "search", "serve", "reanalyze", "delete"):
+        from dataflux_pipeline.cli.ingest import quiet_libraries
+
+        quiet_libraries()
     return args.func(args)
 
 

@@ -136,6 +136,7 @@ class AnalyzersResource(_Knobs):
     min_shot_s: float = 0.4
     max_shot_s: float = 30.0
     thumbnail_width: int = 320
+    max_image_pixels: int = 80_000_000
     doc_chunk_chars: int = 800
     doc_chunk_overlap_chars: int = 100
     near_duplicate_max_distance: int = 8

@@ -1,9 +1,9 @@
 """Which landed files are new and stable, how they group into batches, and the manifests
 that make a batch re-runnable (a backfill reads the same file list).
 
-Partition keys are derived from the batch's content (source, paths, sizes, mtimes), so a
-tick that repeats after a crash proposes the same key and the same run_key: nothing
-starts twice. Which versions are already known comes from the live catalog."""
+Which versions are new comes from the live catalog: a batch's versions are registered
+there as pending when it is planned, so a later tick does not plan them again, and the
+partition key (from the batch's content and the moment) doubles as the run_key."""
 
 from __future__ import annotations
 
@@ -148,7 +148,9 @@ def plan_from_listing(
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
         parts = [(f.source, f.path, f.size, f.mtime_ns, sorted(f.sidecars.items())) for f in chunk]
-        batches.append(Batch(partition=partition_key(parts, stamp), created_at=stamp, files=chunk))
+        # the moment is part of the key: the same version may come back after a removal
+        key = partition_key([*parts, stamp.isoformat()], stamp)
+        batches.append(Batch(partition=key, created_at=stamp, files=chunk))
     return Plan(batches=batches, pending=new_pending)
 
 

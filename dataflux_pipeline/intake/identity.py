@@ -24,6 +24,36 @@ class IntakeError(Exception):
     """A file that is refused before analysis (empty, mismatched type, too large)."""
 
 
+_ESCAPED = re.compile(r"\\(\\|x[89a-f][0-9a-f])")
+
+
+def path_key(rel: str) -> str:
+    """A folder path as the catalog, the manifests and the tables keep it: valid UTF-8.
+    A name whose bytes are not UTF-8 (held by os.fsdecode as surrogates) or that holds a
+    backslash is escaped (`\\x..` per undecodable byte, `\\\\` per backslash); any other
+    name is its own key. `os_path` turns a key back into the name on disk."""
+    if "\\" not in rel and not any("\udc80" <= ch <= "\udcff" for ch in rel):
+        return rel
+    out = []
+    for ch in rel:
+        if ch == "\\":
+            out.append("\\\\")
+        elif "\udc80" <= ch <= "\udcff":
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def os_path(key: str) -> str:
+    """The name on disk of a folder path kept as `path_key(name)`."""
+    if "\\" not in key:
+        return key
+    return _ESCAPED.sub(
+        lambda m: "\\" if m.group(1) == "\\" else chr(0xDC00 + int(m.group(1)[1:], 16)), key
+    )
+
+
 def media_type_of(mime: str | None) -> str | None:
     if not mime:
         return None

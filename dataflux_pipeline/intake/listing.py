@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from dataflux_pipeline.intake.batches import Observed
-from dataflux_pipeline.intake.identity import IGNORED_PREFIXES
+from dataflux_pipeline.intake.identity import IGNORED_PREFIXES, path_key
 from dataflux_pipeline.intake.sidecars import is_candidate
 
 
@@ -28,7 +28,9 @@ def list_folder(root: Path) -> dict[str, Observed]:
                 st = path.stat()
             except OSError:
                 continue
-            found[path.relative_to(root).as_posix()] = Observed(st.st_size, st.st_mtime_ns)
+            found[path_key(path.relative_to(root).as_posix())] = Observed(
+                st.st_size, st.st_mtime_ns
+            )
     return found
 
 

@@ -14,7 +14,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from dataflux_pipeline.intake.identity import IntakeError, check_type, contained, read_file
+from dataflux_pipeline.intake.identity import (
+    IntakeError,
+    check_type,
+    contained,
+    os_path,
+    read_file,
+)
 
 CONTAINER_AUDIO = {"video/mp4": "audio/mp4", "video/x-matroska": "audio/x-matroska"}
 CONTAINER_AUDIO |= {"video/webm": "audio/webm", "video/quicktime": "audio/mp4"}
@@ -49,6 +55,40 @@ def _data_end(container, stream, duration: float) -> float | None:
             t = float((packet.pts + (packet.duration or 0)) * packet.time_base)
             end = t if end is None else max(end, t)
     return end
+
+
+def wav_shortfall(path: Path) -> str | None:
+    """A WAV whose data chunk promises more bytes than the file holds (cut in transit):
+    decoders read what is there without a word, so the header is checked here."""
+    with path.open("rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        byte_rate = 0
+        while chunk := f.read(8):
+            if len(chunk) < 8:
+                return "truncated: the WAV header ends inside a chunk header"
+            name, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if name == b"fmt ":
+                fmt = f.read(size)
+                byte_rate = int.from_bytes(fmt[8:12], "little") if len(fmt) >= 12 else 0
+                f.seek(size % 2, 1)
+                continue
+            if name == b"data":
+                if size == 0xFFFFFFFF:  # written as a stream, length unknown
+                    return None
+                held = path.stat().st_size - f.tell()
+                if held >= size:
+                    return None
+                if byte_rate:
+                    return (
+                        f"truncated: the WAV header promises {size} bytes of audio "
+                        f"({size / byte_rate:.2f} s) but the file holds {max(held, 0)} "
+                        f"({max(held, 0) / byte_rate:.2f} s), {size - held} bytes short"
+                    )
+                return f"truncated: the WAV header promises {size} bytes, {size - held} short"
+            f.seek(size + size % 2, 1)
+    return None
 
 
 def probe_container(path: Path, mime: str) -> tuple[str, float | None]:
@@ -127,6 +167,10 @@ class Source:
     def uri(self, rel: str) -> str:
         return f"{self.base_uri.rstrip('/')}/{rel}" if self.base_uri else f"{self.name}:{rel}"
 
+    def local(self, rel: str) -> Path:
+        """The file on this machine: a staged object, or the folder's name for the key."""
+        return self.root / (rel if self.staged else os_path(rel))
+
 
 def take(
     source: Source,
@@ -139,7 +183,7 @@ def take(
 ) -> IntakeRecord:
     """Read one file of a batch. `version` is the (size, mtime_ns) the batch planned:
     a file that no longer has it is `missing` (a later batch takes the new version)."""
-    path = source.root / rel
+    path = source.local(rel)
     uri = source.uri(rel)
     record = IntakeRecord(
         source=source.name,
@@ -171,6 +215,8 @@ def take(
             record.store_path = found.store_path.relative_to(objects.parent).as_posix()
         check_type(path, found.mime_type)
         if found.mime_type.split("/")[0] in ("audio", "video"):
+            if short := wav_shortfall(real):
+                raise IntakeError(short)
             record.mime_type, record.duration_s = probe_container(real, found.mime_type)
             if record.duration_s and record.duration_s > limits.max_duration_s:
                 raise IntakeError(
@@ -193,7 +239,7 @@ def _sidecars(
     refused and the reason kept, never followed; the primary file goes on without it."""
     out, refused = {}, []
     for kind, rel in sidecars.items():
-        path = source.root / rel
+        path = source.local(rel)
         if not (path.exists() or path.is_symlink()):
             continue
         try:

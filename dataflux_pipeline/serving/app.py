@@ -4,8 +4,10 @@ tables; uploads go to the landing folder, where the sensor takes them."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -14,7 +16,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dataflux_pipeline import __version__
+from dataflux_pipeline.serving.auth import refusal
 from dataflux_pipeline.serving.deps import Service
+from dataflux_pipeline.serving.guard import BodyGuard
 from dataflux_pipeline.serving.metrics import Metrics
 from dataflux_pipeline.serving.routes import assets as routes_assets
 from dataflux_pipeline.serving.routes import ops as routes_ops
@@ -25,12 +29,24 @@ from dataflux_pipeline.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
+def _finite(value):
+    """JSON has no NaN or infinity: such numbers echoed back in an error become text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _error(status: int, detail, headers=None) -> JSONResponse:
     try:
         phrase = HTTPStatus(status).phrase.lower().replace(" ", "_")
     except ValueError:
         phrase = "error"
-    return JSONResponse({"error": phrase, "detail": detail}, status_code=status, headers=headers)
+    body = {"error": phrase, "detail": _finite(detail)}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def install_errors(app: FastAPI) -> None:
@@ -85,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_ops.router)
     app.state.settings = settings
     app.state.service = svc
+    app.add_middleware(
+        BodyGuard, settings=settings, authenticate=partial(refusal, settings.api_keys)
+    )
     app.add_middleware(_MetricsMiddleware, metrics=svc.metrics)
     return app
 

@@ -83,6 +83,13 @@ def resolve_asset(svc: Service, ident: str) -> str:
     return found
 
 
+async def one_file(request: Request) -> None:
+    """A form must carry one `file` part: two would leave the server choosing silently."""
+    form = await request.form()
+    if len(form.getlist("file")) != 1:
+        raise HTTPException(422, "send exactly one `file` part per request")
+
+
 def body_within(request: Request, limit: int) -> None:
     """413 before reading a body whose declared length is over the limit."""
     declared = request.headers.get("content-length")

@@ -14,7 +14,7 @@ State = Literal["queued", "processing", "completed", "failed", "skipped"]
 
 
 class Range(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     min: float | None = None
     max: float | None = None
@@ -27,7 +27,7 @@ class Range(BaseModel):
 
 
 class DateRange(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     since: datetime | None = Field(None, alias="from", description="Inclusive, ISO 8601.")
     until: datetime | None = Field(None, alias="to", description="Exclusive, ISO 8601.")
@@ -41,7 +41,7 @@ class Filters(BaseModel):
     """Narrow results; every given filter must hold (AND). Asset-level filters read the
     catalog (`assets`, `features_audio`), the rest the index rows."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     mime_types: list[str] | None = Field(None, max_length=50, examples=[["video/mp4"]])
     kinds: list[str] | None = Field(None, max_length=50, description="Segment kinds (cue, ...).")
@@ -69,7 +69,7 @@ class Filters(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     query: str = Field(min_length=1, max_length=1000, description="Free text.")
     media_types: list[MediaType] | None = Field(None, description="Only these media types.")
@@ -90,7 +90,7 @@ class SearchRequest(BaseModel):
 
 
 class SimilarOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     space: str | None = Field(None, description="One embedding space; default every one it has.")
     threshold: float | None = Field(None, ge=-1, le=1, description="Least cosine similarity.")
@@ -212,9 +212,12 @@ class SpaceHealth(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
-    index_rows: dict[str, int]
-    index: dict[str, SpaceHealth]
-    assets: int
+    auth: Literal["open", "keys"] = Field(
+        description="open: no credentials configured, anyone reaching the port may use it."
+    )
+    index_rows: dict[str, int] | None = Field(None, description="Only with credentials.")
+    index: dict[str, SpaceHealth] | None = None
+    assets: int | None = None
 
 
 class ErrorBody(BaseModel):

@@ -208,7 +208,11 @@ class Searcher:
         k = min(1000, max(20, (req.offset + req.limit) * 2) * (4 if allowed else 1))
         legs = self.legs(req, where, k)
         for leg in legs:
-            leg.rows = self.visible(leg.rows, allowed)
+            shown = {id(r) for r in self.visible(leg.rows, allowed)}
+            if leg.weights is not None:  # a BM25 leg's weights go with its rows
+                pairs = zip(leg.rows, leg.weights, strict=True)
+                leg.weights = [w for r, w in pairs if id(r) in shown]
+            leg.rows = [r for r in leg.rows if id(r) in shown]
         groups = fuse(legs, self.settings.rrf_k)
         page = groups[req.offset : req.offset + req.limit]
         pattern = term_pattern(query_terms(req.query))

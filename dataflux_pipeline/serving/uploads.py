@@ -27,6 +27,7 @@ from dataflux_pipeline.intake.identity import (
 INCOMING = ".incoming"
 CHUNK = 1 << 20
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+MAX_NAME = 200
 
 
 class UploadError(Exception):
@@ -52,7 +53,10 @@ def safe_name(name: str | None) -> str:
         raise UploadError(422, "the upload needs a file name with an extension")
     if base.startswith(IGNORED_PREFIXES):
         base = f"upload-{base.lstrip('.~')}"
-    return base[:200]
+    if len(base) > MAX_NAME:  # shorten the stem: the extension is checked against the bytes
+        suffix = Path(base).suffix if len(Path(base).suffix) <= 16 else ""
+        base = base[: MAX_NAME - len(suffix)] + suffix
+    return base
 
 
 def stage(source: BinaryIO, name: str, folder: Path, max_bytes: int) -> Staged:
@@ -124,5 +128,6 @@ def remove(uploads: Path, rel: str) -> None:
     target = (uploads / rel).resolve()
     if target.is_relative_to(uploads.resolve()):
         target.unlink(missing_ok=True)
-        if target.parent != uploads.resolve() and not any(target.parent.iterdir()):
-            target.parent.rmdir()
+        folder = target.parent
+        if folder != uploads.resolve() and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()

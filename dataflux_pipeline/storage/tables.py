@@ -98,15 +98,16 @@ class TableStore:
         return df.filter(pl.col("asset_id").is_in(list(asset_ids)))
 
     def partitions_with(self, table: str, asset_ids: Iterable[str]) -> list[str]:
-        """Partitions holding rows of any of these contents (reads two columns)."""
+        """Partitions holding rows of any of these contents (reads only the id columns)."""
         ids = list(asset_ids)
         if not ids or not self.files(table):
             return []
-        column = "source_id" if table == "relationships" else "asset_id"
+        # relationships: by source or target, as drop_assets matches them
+        columns = ["source_id", "target_id"] if table == "relationships" else ["asset_id"]
         found = (
             self.scan(table)
-            .select(column, PARTITION_COLUMN)
-            .filter(pl.col(column).str.slice(0, 64).is_in(ids))
+            .select(*columns, PARTITION_COLUMN)
+            .filter(pl.any_horizontal(pl.col(c).str.slice(0, 64).is_in(ids) for c in columns))
             .select(PARTITION_COLUMN)
             .unique()
             .collect()

@@ -4,15 +4,12 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 from PIL import Image, ImageEnhance
 
 from dataflux_pipeline.analyzers.near_duplicates import near_duplicates
+from dataflux_pipeline.cli.ingest import ingest
 from dataflux_pipeline.cli.samples import write_image
-from dataflux_pipeline.defs.assets.analysis import analysis
-from dataflux_pipeline.defs.assets.intake import catalog_assets
-from dataflux_pipeline.defs.assets.relationships import relationships
-from dataflux_pipeline.defs.resources import resources_for
-from dataflux_pipeline.intake.batches import Ledger, plan_batches
 from dataflux_pipeline.storage.tables import TableStore
 
 
@@ -23,32 +20,25 @@ def test_hamming_distance_pairs() -> None:
     assert near_duplicates([("a", "ffff000000000000")], catalog, 0) == []  # itself excluded
 
 
-def ingest(settings, instance) -> str:
-    plan = plan_batches(settings.landing, Ledger(settings.batches), {}, 0, 64)
-    Ledger(settings.batches).write(plan.batches[0])
-    key = plan.batches[0].partition
-    instance.add_dynamic_partitions("batches", [key])
-    result = dg.materialize(
-        [catalog_assets, analysis, relationships],
-        partition_key=key,
-        instance=instance,
-        resources=resources_for(settings),
-    )
-    assert result.success
-    return key
+def ingest_one(settings, instance) -> str:
+    """Ingest what is new in the landing folder: one batch, run to the end."""
+    report = ingest(settings, instance)
+    assert report.failed_runs == [] and len(report.partitions) == 1, report
+    return report.partitions[0]
 
 
+@pytest.mark.slow
 def test_near_duplicates_found_across_batches(settings, tmp_path: Path) -> None:
     settings.landing.mkdir(parents=True)
     original = write_image(settings.landing / "harbour.jpg", (30, 90, 160), size=(640, 480))
     with dg.instance_for_test() as instance:
-        first = ingest(settings, instance)
+        first = ingest_one(settings, instance)
         copy = Image.open(original).resize((320, 240))
         ImageEnhance.Brightness(copy).enhance(1.1).save(
             settings.landing / "harbour_small.jpg", quality=60
         )
         write_image(settings.landing / "desert.jpg", (220, 180, 90), size=(640, 480), seed=5)
-        second = ingest(settings, instance)
+        second = ingest_one(settings, instance)
     tables = TableStore(settings.tables)
     names = dict(tables.read("assets").select("asset_id", "file_name").iter_rows())
     rel = tables.read("relationships").filter(pl.col("kind") == "near_duplicate")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from dataflux_pipeline.catalog import Catalog
 from dataflux_pipeline.cli.main import main
 from dataflux_pipeline.cli.samples import RECIPE_MD, Shot, write_srt, write_video
 from dataflux_pipeline.settings import get_settings
@@ -42,6 +43,7 @@ def test_analyze_reports_a_bad_file(tmp_path: Path, env, capsys) -> None:
     assert "bad.mp4" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ingest_then_search(env, capsys) -> None:
     landing = env / "landing"
     landing.mkdir(parents=True)
@@ -49,13 +51,18 @@ def test_ingest_then_search(env, capsys) -> None:
     (landing / "tax.txt").write_text("Income tax returns are due at the end of April.")
     assert main(["ingest"]) == 0
     assert "1 partition(s) materialized" in capsys.readouterr().out
+    catalog = Catalog.open(get_settings().database)
+    assert catalog.counts() == {"indexed": 2}  # the live catalog under DATAFLUX_HOME
+    assert (env / "dataflux.db").is_file()
     assert main(["ingest"]) == 0
     assert "0 partition(s) materialized" in capsys.readouterr().out
+    assert catalog.counts() == {"indexed": 2}
     assert main(["search", "when is my tax return due", "--limit", "1"]) == 0
     out = capsys.readouterr().out
     assert "tax.txt" in out and "bread.md" not in out
 
 
+@pytest.mark.slow
 def test_ingest_exits_nonzero_when_a_run_fails(env, monkeypatch, tmp_path, capsys) -> None:
     monkeypatch.setenv("DATAFLUX_TEXT_MODEL", str(tmp_path / "no-model-here"))
     get_settings.cache_clear()
@@ -63,3 +70,5 @@ def test_ingest_exits_nonzero_when_a_run_fails(env, monkeypatch, tmp_path, capsy
     (env / "landing" / "note.txt").write_text("text that needs the missing model")
     assert main(["ingest"]) == 1
     assert "failed runs" in capsys.readouterr().err
+    # analyzed without the model; the embedding step failed, so nothing reached the index
+    assert Catalog.open(get_settings().database).counts() == {"analyzed": 1}

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dataflux_pipeline.definitions import defs
 from dataflux_pipeline.defs.deployment import executor_for, gpu_op_tags
 from dataflux_pipeline.settings import Settings
+from tests.support.defs_probe import probe
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_deploy_files_parse_and_agree() -> None:
@@ -40,20 +40,28 @@ def test_deploy_files_parse_and_agree() -> None:
 
 
 def test_every_gpu_step_requests_a_gpu_node() -> None:
-    job = defs.resolve_job_def("ingest")
-    gpu_ops = [n.definition for n in job.graph.nodes if n.definition.pool == "gpu"]
-    assert [op.name for op in gpu_ops] == ["embeddings"]
-    for op in gpu_ops:
-        k8s = json.loads(op.tags["dagster-k8s/config"])
+    """In production (definitions loaded with DATAFLUX_DEPLOYMENT=production, no speech
+    model) the embedding step is the one GPU step, and ingest runs carry the queue's tag."""
+    job = probe({"DATAFLUX_DEPLOYMENT": "production"})
+    gpu_ops = {name: op for name, op in job["ops"].items() if op["pool"] == "gpu"}
+    assert list(gpu_ops) == ["embeddings"]
+    for op in gpu_ops.values():
+        k8s = json.loads(op["tags"]["dagster-k8s/config"])
         assert k8s["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
         assert k8s["pod_spec_config"]["tolerations"][0]["key"] == "nvidia.com/gpu"
-    assert job.tags["dataflux/accelerator"] == "gpu"
+    assert job["job_tags"]["dataflux/accelerator"] == "gpu"
+    cpu = probe({"DATAFLUX_DEPLOYMENT": "production", "DATAFLUX_DEVICE": "cpu"})
+    assert not any(op["pool"] == "gpu" for op in cpu["ops"].values())
+    assert "dataflux/accelerator" not in cpu["job_tags"]
 
 
 def test_gpu_placement_comes_from_settings(monkeypatch) -> None:
     monkeypatch.setenv("DATAFLUX_GPU_NODE_SELECTOR", '{"cloud.google.com/gke-accelerator": "h100"}')
-    k8s = json.loads(gpu_op_tags(Settings())["dagster-k8s/config"])
+    k8s = json.loads(gpu_op_tags(Settings(deployment="production"))["dagster-k8s/config"])
     assert k8s["pod_spec_config"]["node_selector"] == {"cloud.google.com/gke-accelerator": "h100"}
+    assert gpu_op_tags(Settings(deployment="production", device="cpu")) == {}
+    assert gpu_op_tags(Settings()) == {}  # local, device auto: no GPU step
+    assert "dagster-k8s/config" in gpu_op_tags(Settings(device="cuda"))
     with pytest.raises(ValueError, match="DATAFLUX_DEPLOYMENT"):
         executor_for("staging")
 

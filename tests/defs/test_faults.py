@@ -1,5 +1,6 @@
-"""SIGKILL in the middle of each asset's write, then a re-run: exactly the rows of a clean
-run, no temp files, no duplicate index rows, no thumbnails that nothing references."""
+"""SIGKILL in the middle of each step's write, then a re-run: exactly the rows and the live
+catalog of a clean run, no temp files, no duplicate index rows, no thumbnails that nothing
+references, no partition lock left behind."""
 
 from __future__ import annotations
 
@@ -13,18 +14,32 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from sqlalchemy import select
 
+from dataflux_pipeline.catalog import Catalog
+from dataflux_pipeline.catalog.models import Asset, PartitionLock, SourcePath
 from dataflux_pipeline.cli.samples import RECIPE_MD, Shot, write_image, write_srt, write_video
+from dataflux_pipeline.db import database_for
 from dataflux_pipeline.definitions import defs
 from dataflux_pipeline.defs.resources import resources_for
-from dataflux_pipeline.intake.batches import Ledger, plan_batches
+from dataflux_pipeline.defs.sensors.sources import sources_sensor
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.index import IndexReader
 from dataflux_pipeline.storage.tables import TableStore
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
-TABLES = ["assets", "segments", "features_video", "features_image", "embeddings", "relationships"]
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = [
+    "assets",
+    "segments",
+    "features_video",
+    "features_image",
+    "features_document",
+    "descriptors",
+    "analyses",
+    "embeddings",
+    "relationships",
+]
 
 
 def snapshot(settings: Settings) -> dict:
@@ -36,7 +51,14 @@ def snapshot(settings: Settings) -> dict:
     for space in index.spaces():
         ids = index.table(space).to_arrow()["segment_id"].to_pylist()
         out[f"index_{space}"] = (len(ids), len(set(ids)))
-    out["statuses"] = sorted(store.read("assets")["status"].to_list())
+    with Catalog.open(settings.database).reading() as s:
+        out["catalog"] = sorted(
+            (a.file_name, a.status, a.live, a.analysis_partition, a.pending_partition, a.error)
+            for a in s.scalars(select(Asset))
+        )
+        out["index_dirty"] = sorted(s.scalars(select(Asset.file_name).where(Asset.index_dirty)))
+        out["paths"] = sorted(s.execute(select(SourcePath.path, SourcePath.state)).tuples())
+        out["locks"] = list(s.scalars(select(PartitionLock.partition)))
     referenced = set(segments.filter(pl.col("thumbnail").is_not_null())["thumbnail"])
     on_disk = {
         p.relative_to(settings.store).as_posix()
@@ -50,7 +72,8 @@ def snapshot(settings: Settings) -> dict:
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> tuple[Path, str, dict]:
-    """A landing set and its manifest, plus the snapshot of one clean run."""
+    """A home as the sources sensor leaves it (landing set, manifest, pending paths in the
+    catalog) before any run, and the snapshot of one clean run of its partition."""
     base = tmp_path_factory.mktemp("faults")
     settings = Settings(home=base / "clean", settle_seconds=0.0)
     land = settings.landing
@@ -58,28 +81,38 @@ def prepared(tmp_path_factory) -> tuple[Path, str, dict]:
     write_srt(land / "clip.srt", [(0.1, 1.0, "A red room, then a blue room.")])
     write_image(land / "photo.jpg", (20, 160, 60))
     (land / "recipe.md").write_text(RECIPE_MD)
-    plan = plan_batches(land, Ledger(settings.batches), {}, 0, 64)
-    Ledger(settings.batches).write(plan.batches[0])
-    key = plan.batches[0].partition
     (base / "dagster-clean").mkdir()
     with dg.instance_for_test(temp_dir=str(base / "dagster-clean")) as instance:
+        ctx = dg.build_sensor_context(instance=instance, resources=resources_for(settings))
+        (request,) = sources_sensor(ctx).run_requests
+        key = request.partition_key
+        database_for(settings.database).dispose()  # the database file whole, for copies
+        shutil.copytree(settings.home, base / "before-run", symlinks=True)
         instance.add_dynamic_partitions("batches", [key])
         job = defs.resolve_job_def("ingest")
         assert job.execute_in_process(
             partition_key=key, instance=instance, resources=resources_for(settings)
         ).success
-    return settings.home, key, snapshot(settings)
+    return base / "before-run", key, snapshot(settings)
 
 
 @pytest.mark.parametrize(
-    "kill_at", ["assets", "segments", "features_video", "embeddings", "index", "relationships"]
+    "kill_at",
+    [
+        "assets",
+        "segments",
+        "features_video",
+        "descriptors",
+        "analyses",
+        "embeddings",
+        "index",
+        "relationships",
+    ],
 )
 def test_rerun_after_sigkill_matches_a_clean_run(prepared, kill_at, tmp_path: Path) -> None:
-    clean_home, key, expected = prepared
+    before_run, key, expected = prepared
     home = tmp_path / "data"
-    home.mkdir()
-    shutil.copytree(clean_home / "landing", home / "landing", symlinks=True)
-    shutil.copytree(clean_home / "batches", home / "batches")
+    shutil.copytree(before_run, home, symlinks=True)
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
     settings = Settings(home=home, settle_seconds=0.0)

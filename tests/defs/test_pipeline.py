@@ -7,14 +7,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import httpx
 import polars as pl
 import pytest
 import uvicorn
+from sqlalchemy import select
 
+from dataflux_pipeline.catalog import Catalog
+from dataflux_pipeline.catalog.models import Asset, SourcePath
 from dataflux_pipeline.cli.demo import free_port
 from dataflux_pipeline.cli.ingest import ingest
 from dataflux_pipeline.cli.samples import write_demo_set, write_pdf
@@ -33,6 +35,8 @@ TABLES = [
     "features_image",
     "features_document",
     "embeddings",
+    "descriptors",
+    "analyses",
     "relationships",
 ]
 
@@ -42,7 +46,17 @@ def counts(settings: Settings) -> dict[str, int]:
     out = {t: store.read(t).height for t in TABLES}
     index = IndexReader(settings.lancedb)
     out |= {f"index_{s}": index.count(s) for s in index.spaces()}
+    live = Catalog.open(settings.database)
+    out |= {f"live_{status}": n for status, n in live.counts().items()}
+    with live.reading() as s:
+        out["source_paths"] = len(list(s.scalars(select(SourcePath.path))))
     return out
+
+
+def cataloged(settings: Settings) -> dict[str, Asset]:
+    """Every content in the live catalog, by the name it is shown under."""
+    with Catalog.open(settings.database).reading() as s:
+        return {a.file_name: a for a in s.scalars(select(Asset))}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +77,8 @@ def built(tmp_path_factory) -> Iterator[tuple[Settings, dg.DagsterInstance, str]
 def test_every_table_has_the_expected_rows(built) -> None:
     settings, _, partition = built
     store = TableStore(settings.tables)
-    assets = store.read("assets", partition)
-    status = dict(zip(assets["file_name"], assets["status"], strict=True))
+    assets = cataloged(settings)
+    status = {name: a.status for name, a in assets.items()}
     assert status == {
         "whale_documentary.mp4": "indexed",
         "metronome_120bpm.wav": "indexed",
@@ -76,8 +90,26 @@ def test_every_table_has_the_expected_rows(built) -> None:
         "empty_clip.mp4": "failed",
         "not_a_video.mp4": "failed",
     }
+    assert all(a.live for a in assets.values())
+    analyzed = {n for n, a in assets.items() if a.analysis_partition == partition}
+    assert analyzed == {n for n, st in status.items() if st == "indexed"}
+    assert not any(a.index_dirty or a.pending_partition for a in assets.values())
+    records = store.read("assets", partition)  # one intake record per file version taken
+    outcomes = dict(zip(records["path"], records["outcome"], strict=True))
+    assert outcomes == {
+        "whale_documentary.mp4": "ok",
+        "metronome_120bpm.wav": "ok",
+        "sunset_beach.jpg": "ok",
+        "bread_recipe.md": "ok",
+        "meeting_notes.txt": "ok",
+        "meeting_notes_copy.txt": "ok",
+        "solar_system.pdf": "ok",
+        "broken_clip.mp4": "ok",  # intact enough to take; the analysis refuses it
+        "empty_clip.mp4": "failed",
+        "not_a_video.mp4": "failed",
+    }
     segments = store.read("segments", partition)
-    by_file = dict(zip(assets["asset_id"], assets["file_name"], strict=True))
+    by_file = {a.asset_id: name for name, a in assets.items()}
     kinds = Counter((by_file[a], k) for a, k in segments.select("asset_id", "kind").iter_rows())
     assert kinds == {
         ("whale_documentary.mp4", "shot"): 3,
@@ -99,29 +131,36 @@ def test_every_table_has_the_expected_rows(built) -> None:
     ).height
     assert text_segments == 10  # 3 cues, 1 description, 3 + 1 + 2 document chunks
     assert counts(settings) == {
-        "assets": 9,
+        "assets": 10,  # nine contents, one of them under two names
         "segments": 24,
         "features_video": 3,
         "features_audio": 5,
         "features_image": 1,
         "features_document": 8,
-        "embeddings": text_segments + 3 + 4,  # + audio windows, + keyframes and the image
-        "relationships": 24 + 3,  # every segment's parent link + 2 sidecars + 1 alias
+        "embeddings": text_segments,  # MiniLM on text; no CLIP model configured
+        "descriptors": 3 + 4,  # audio windows, + keyframes and the image
+        "analyses": 7,  # six analyzed, the broken clip failed in analysis
+        "relationships": 24 + 2,  # every segment's parent link + 2 sidecars
         "index_text": text_segments,
         "index_audio": 3,  # the video's one window and the metronome's two
         "index_visual": 4,  # three keyframes and one image
+        "live_indexed": 6,
+        "live_failed": 3,
+        "source_paths": 12,  # ten files taken + two sidecars
     }
     video = store.read("features_video")
     assert video["analyzer"].unique().to_list() == ["video"]
     emb = store.read("embeddings")
-    models = dict(emb.select("space", "model").unique().iter_rows())
-    assert models == {
-        "text": "all-MiniLM-L6-v2",
+    assert dict(emb.select("space", "model").unique().iter_rows()) == {"text": "all-MiniLM-L6-v2"}
+    assert set(emb["dim"]) == {384}
+    descriptors = store.read("descriptors")
+    assert dict(descriptors.select("space", "model").unique().iter_rows()) == {
         "audio": "dataflux-audio",
         "visual": "dataflux-visual",
     }
-    text = emb.filter(pl.col("space") == "text")
-    assert set(text["dim"]) == {384}
+    analyses = store.read("analyses", partition)
+    by_status = Counter(analyses["status"].to_list())
+    assert by_status == {"analyzed": 6, "failed": 1}
 
 
 def test_shots_and_tempo_come_out_right(built) -> None:
@@ -138,16 +177,34 @@ def test_shots_and_tempo_come_out_right(built) -> None:
 
 def test_failures_are_recorded_with_reasons(built) -> None:
     settings, _, partition = built
-    assets = TableStore(settings.tables).read("assets", partition)
-    errors = dict(zip(assets["file_name"], assets["error"], strict=True))
+    assets = cataloged(settings)
+    errors = {name: a.error for name, a in assets.items()}
     assert "empty" in errors["empty_clip.mp4"]
     assert "application/pdf" in errors["not_a_video.mp4"]
     assert errors["broken_clip.mp4"]  # truncated: no index atom, decoders refuse it
-    notes = assets.filter(pl.col("file_name") == "meeting_notes.txt")
-    assert [Path(u).name for u in notes["uris"][0]] == [
-        "meeting_notes.txt",
-        "meeting_notes_copy.txt",
-    ]
+    assert {n for n, e in errors.items() if e} == {
+        "empty_clip.mp4",
+        "not_a_video.mp4",
+        "broken_clip.mp4",
+    }
+    records = TableStore(settings.tables).read("assets", partition)
+    refused = records.filter(pl.col("outcome") == "failed")
+    assert dict(zip(refused["file_name"], refused["error"], strict=True)) == {
+        "empty_clip.mp4": errors["empty_clip.mp4"],
+        "not_a_video.mp4": errors["not_a_video.mp4"],
+    }
+    # the copy is the same content under a second name: one asset, two source paths
+    notes = assets["meeting_notes.txt"]
+    assert "meeting_notes_copy.txt" not in assets
+    with Catalog.open(settings.database).reading() as s:
+        held = s.scalars(
+            select(SourcePath.path)
+            .where(SourcePath.asset_id == notes.asset_id, SourcePath.state == "present")
+            .order_by(SourcePath.path)
+        ).all()
+    assert held == ["meeting_notes.txt", "meeting_notes_copy.txt"]
+    copies = records.filter(pl.col("asset_id") == notes.asset_id)
+    assert sorted(copies["uri"]) == ["landing:meeting_notes.txt", "landing:meeting_notes_copy.txt"]
 
 
 def test_rematerializing_a_partition_changes_no_counts(built) -> None:
@@ -162,6 +219,7 @@ def test_rematerializing_a_partition_changes_no_counts(built) -> None:
     assert counts(settings) == before
     checks = result.get_asset_check_evaluations()
     assert len(checks) == 4 and all(c.passed for c in checks), checks
+    assert {a.analysis_partition for a in cataloged(settings).values()} == {partition, None}
     assert not list(settings.tables.rglob("*.tmp"))
 
 
@@ -204,8 +262,7 @@ def test_search_filters_and_pages(service) -> None:
 
 def test_asset_segment_thumbnail_and_health_endpoints(service, built) -> None:
     settings, _, _ = built
-    assets = TableStore(settings.tables).read("assets")
-    video_id = assets.filter(pl.col("file_name") == "whale_documentary.mp4")["asset_id"][0]
+    video_id = cataloged(settings)["whale_documentary.mp4"].asset_id
     detail = httpx.get(f"{service}/assets/{video_id}").json()
     assert detail["asset"]["status"] == "indexed"
     keyframes = [s for s in detail["segments"] if s["kind"] == "keyframe"]

@@ -1,5 +1,6 @@
 """A full partition (sensor tick, every asset, index) on the production instance config,
-with its storage in the real PostgreSQL server, in a database the test creates and drops."""
+with Dagster's storage and the live catalog (the app database) both in the real
+PostgreSQL server, in one database the test creates and drops."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
+from dataflux_pipeline.catalog import Catalog
 from dataflux_pipeline.cli.samples import RECIPE_MD, write_image
+from dataflux_pipeline.db import database_for
 from dataflux_pipeline.definitions import defs
 from dataflux_pipeline.defs.resources import resources_for
-from dataflux_pipeline.defs.sensors.landing import landing_sensor
+from dataflux_pipeline.defs.sensors.sources import sources_sensor
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.index import IndexReader
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 URL = os.environ.get("DATAFLUX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 pytestmark = pytest.mark.slow
 
@@ -80,6 +83,11 @@ def test_partition_runs_on_postgres_storage(database, tmp_path: Path, monkeypatc
     settings.landing.mkdir(parents=True)
     (settings.landing / "bread.md").write_text(RECIPE_MD)
     write_image(settings.landing / "beach.jpg", (230, 120, 40))
+    database_url = (
+        f"postgresql+psycopg2://{database['DAGSTER_PG_USER']}:{database['DAGSTER_PG_PASSWORD']}"
+        f"@{database['DAGSTER_PG_HOST']}:{database['DAGSTER_PG_PORT']}/{database['DAGSTER_PG_DB']}"
+    )
+    settings = settings.model_copy(update={"database_url": database_url})
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
@@ -88,7 +96,7 @@ def test_partition_runs_on_postgres_storage(database, tmp_path: Path, monkeypatc
         assert queue.tag_concurrency_limits[0]["key"] == "dataflux/accelerator"
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 4
         ctx = dg.build_sensor_context(instance=instance, resources=resources_for(settings))
-        tick = landing_sensor(ctx)
+        tick = sources_sensor(ctx)
         for req in tick.dynamic_partitions_requests:
             instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
         (request,) = tick.run_requests
@@ -100,11 +108,19 @@ def test_partition_runs_on_postgres_storage(database, tmp_path: Path, monkeypatc
         )
         assert result.success
         assert instance.get_dynamic_partitions("batches") == [request.partition_key]
+    live = Catalog.open(settings.database)
+    assert live.db.engine.dialect.name == "postgresql"
+    assert live.counts() == {"indexed": 2}
+    database_for(settings.database).dispose()  # before the database is dropped
     assert query(database, "SELECT count(*) FROM runs") == 1
     materialized = query(
         database,
         "SELECT count(DISTINCT asset_key) FROM event_logs "
         "WHERE dagster_event_type = 'ASSET_MATERIALIZATION'",
     )
-    assert materialized == 9
+    assert materialized == 11  # every asset of the ingest job
+    # the live catalog's tables sit beside Dagster's, under their own schema version
+    assert query(database, "SELECT count(*) FROM assets WHERE live AND status = 'indexed'") == 2
+    assert query(database, "SELECT count(*) FROM source_paths WHERE state = 'present'") == 2
+    assert query(database, "SELECT count(*) FROM dataflux_schema_version") == 1
     assert IndexReader(settings.lancedb).count("text") == 3  # three Markdown chunks

@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from dataflux_pipeline.defs.assets.analysis import analysis
 from dataflux_pipeline.defs.assets.embeddings import embeddings
-from dataflux_pipeline.defs.assets.intake import catalog_assets
+from dataflux_pipeline.defs.assets.intake import intake
 from dataflux_pipeline.defs.resources import EmbeddingModels, resources_for
-from dataflux_pipeline.intake.batches import Ledger, plan_batches
+from dataflux_pipeline.defs.sensors.sources import sources_sensor
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.tables import TableStore
+
+pytestmark = pytest.mark.slow
 
 
 class FlakyModels(EmbeddingModels):
@@ -33,14 +36,16 @@ class FlakyModels(EmbeddingModels):
 def materialize(settings: Settings, models: EmbeddingModels) -> dg.ExecuteInProcessResult:
     settings.landing.mkdir(parents=True)
     (settings.landing / "note.txt").write_text("Retries should make this sentence searchable.")
-    plan = plan_batches(settings.landing, Ledger(settings.batches), {}, 0, 64)
-    Ledger(settings.batches).write(plan.batches[0])
-    key = plan.batches[0].partition
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("batches", [key])
+        tick = sources_sensor(
+            dg.build_sensor_context(instance=instance, resources=resources_for(settings))
+        )
+        for req in tick.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+        (request,) = tick.run_requests
         return dg.materialize(
-            [catalog_assets, analysis, embeddings],
-            partition_key=key,
+            [intake, analysis, embeddings],
+            partition_key=request.partition_key,
             instance=instance,
             resources=resources_for(settings) | {"models": models},
             raise_on_error=False,

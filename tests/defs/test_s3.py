@@ -1,5 +1,6 @@
-"""The catalog on S3: a real S3 HTTP endpoint on loopback (moto's server), the S3 landing
-sensor, a full partition, and the service reading the results back from S3."""
+"""The catalog on S3: a real S3 HTTP endpoint on loopback (moto's server), the sources
+sensor watching an S3 prefix, a full partition, and the service reading the results
+back from S3."""
 
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ import polars as pl
 import pytest
 import uvicorn
 
+from dataflux_pipeline.catalog import Catalog
 from dataflux_pipeline.cli.demo import free_port
 from dataflux_pipeline.cli.samples import RECIPE_MD, Shot, write_srt, write_video
 from dataflux_pipeline.defs.assets.analysis import analysis
 from dataflux_pipeline.defs.assets.embeddings import embeddings
 from dataflux_pipeline.defs.assets.index import search_index
-from dataflux_pipeline.defs.assets.intake import catalog_assets
+from dataflux_pipeline.defs.assets.intake import intake
 from dataflux_pipeline.defs.resources import resources_for
-from dataflux_pipeline.defs.sensors.s3_landing import s3_landing_sensor
+from dataflux_pipeline.defs.sensors.sources import sources_sensor
 from dataflux_pipeline.serving.app import create_app
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.index import IndexReader
@@ -62,7 +64,7 @@ def tick(settings: Settings, instance, cursor=None) -> dg.SensorResult:
     ctx = dg.build_sensor_context(
         instance=instance, cursor=cursor, resources=resources_for(settings)
     )
-    result = s3_landing_sensor(ctx)
+    result = sources_sensor(ctx)
     for req in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
     return result
@@ -77,28 +79,35 @@ def serve(settings: Settings):
     return server, f"http://127.0.0.1:{port}"
 
 
-def test_full_partition_on_s3_and_served_from_it(s3, tmp_path) -> None:
+@pytest.mark.parametrize("copy_originals", [False, True], ids=["referenced", "copied"])
+def test_full_partition_on_s3_and_served_from_it(s3, tmp_path, copy_originals) -> None:
+    """Originals stay in the landing prefix by default (the steps fetch them while they
+    run); with DATAFLUX_COPY_ORIGINALS they are copied into the S3 object store."""
+    catalog_root = f"catalog-{'copied' if copy_originals else 'referenced'}"
+    incoming = f"incoming-{'copied' if copy_originals else 'referenced'}"
     settings = Settings(
         home=tmp_path / "worker",
-        storage_uri="s3://media/catalog",
-        landing_uri="s3://media/incoming",
+        storage_uri=f"s3://media/{catalog_root}",
+        landing_uri=f"s3://media/{incoming}",
+        copy_originals=copy_originals,
         settle_seconds=0.0,
     )
     video = write_video(tmp_path / "v.mp4", [Shot(30, (200, 40, 40)), Shot(30, (40, 40, 200))])
     srt = write_srt(tmp_path / "v.srt", [(0.2, 1.0, "The lighthouse keeper waves at a ship.")])
     s3.put_object(
         Bucket="media",
-        Key="incoming/2026/clip.mp4",
+        Key=f"{incoming}/2026/clip.mp4",
         Body=video and (tmp_path / "v.mp4").read_bytes(),
     )
-    s3.put_object(Bucket="media", Key="incoming/2026/clip.srt", Body=srt.read_bytes())
-    s3.put_object(Bucket="media", Key="incoming/2026/bread.md", Body=RECIPE_MD.encode())
+    s3.put_object(Bucket="media", Key=f"{incoming}/2026/clip.srt", Body=srt.read_bytes())
+    s3.put_object(Bucket="media", Key=f"{incoming}/2026/bread.md", Body=RECIPE_MD.encode())
     resources = resources_for(settings)
     with dg.instance_for_test() as instance:
         first = tick(settings, instance)
         (request,) = first.run_requests
+        assert first.run_requests[0].tags["dataflux/files"] == "2"  # the .srt is a sidecar
         result = dg.materialize(
-            [catalog_assets, analysis, embeddings],
+            [intake, analysis, embeddings],
             partition_key=request.partition_key,
             instance=instance,
             resources=resources,
@@ -110,10 +119,12 @@ def test_full_partition_on_s3_and_served_from_it(s3, tmp_path) -> None:
             tables = TableStore(settings.tables)
             assets = tables.read("assets")
             assert sorted(assets["uri"]) == [
-                "s3://media/incoming/2026/bread.md",
-                "s3://media/incoming/2026/clip.mp4",
+                f"s3://media/{incoming}/2026/bread.md",
+                f"s3://media/{incoming}/2026/clip.mp4",
             ]
-            assert set(assets["status"]) == {"analyzed"}
+            assert set(assets["outcome"]) == {"ok"}
+            live = Catalog.open(settings.database)
+            assert live.counts() == {"analyzed": 2}
             hits = httpx.post(f"{url}/search", json={"query": "baking a loaf"}, timeout=60)
             assert hits.status_code == 200 and hits.json()["results"] == []
             assert dg.materialize(
@@ -129,6 +140,7 @@ def test_full_partition_on_s3_and_served_from_it(s3, tmp_path) -> None:
                     break
                 time.sleep(0.5)
             assert hits.json()["results"][0]["file_name"] == "bread.md"
+            assert live.counts() == {"indexed": 2}
             video_id = assets.filter(pl.col("file_name") == "clip.mp4")["asset_id"][0]
             detail = httpx.get(f"{url}/assets/{video_id}", timeout=30).json()
             cue = next(s for s in detail["segments"] if s["kind"] == "cue")
@@ -137,16 +149,17 @@ def test_full_partition_on_s3_and_served_from_it(s3, tmp_path) -> None:
             server.should_exit = True
         second = tick(settings, instance, first.cursor)
         assert second.run_requests == []
-        assert '"start_after": "incoming/2026/clip.srt"' in second.cursor
-        s3.put_object(Bucket="media", Key="incoming/2027/notes.txt", Body=b"Tide tables for May.")
+        assert f'"start_after": "{incoming}/2026/clip.srt"' in second.cursor
+        s3.put_object(Bucket="media", Key=f"{incoming}/2027/notes.txt", Body=b"Tide tables.")
         third = tick(settings, instance, second.cursor)
-        assert len(third.run_requests) == 1
-    fs, root = filesystem("s3://media/catalog")
+        (request,) = third.run_requests
+        assert request.tags["dataflux/files"] == "1"
+    fs, root = filesystem(f"s3://media/{catalog_root}")
     assert fs.glob(f"{root}/tables/assets/*/data.parquet")
-    assert len(fs.glob(f"{root}/store/objects/*/*")) == 3  # video, its subtitles, the recipe
+    # with copies: the video, its subtitles and the recipe; referenced: none
+    assert len(fs.glob(f"{root}/store/objects/*/*")) == (3 if copy_originals else 0)
     assert len(fs.glob(f"{root}/store/thumbnails/*/*/*.jpg")) == 2  # one keyframe per shot
     assert IndexReader(settings.lancedb).count("text") == 4  # one cue + three chunks
-    assert (
-        not (tmp_path / "worker" / "lancedb").exists()
-        and not (tmp_path / "worker" / "tables").exists()
-    )
+    worker = tmp_path / "worker"
+    assert not (worker / "lancedb").exists() and not (worker / "tables").exists()
+    assert not [p for p in (worker / "incoming").rglob("*") if p.is_file()]  # staged copies

@@ -6,21 +6,33 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+from sqlalchemy import select
 
+from dataflux_pipeline.catalog import Catalog
+from dataflux_pipeline.catalog.models import Asset, SourcePath
 from dataflux_pipeline.defs.resources import resources_for
-from dataflux_pipeline.defs.sensors.landing import landing_sensor
+from dataflux_pipeline.defs.sensors.catalog import catalog_sensor
+from dataflux_pipeline.defs.sensors.sources import sources_sensor
 from dataflux_pipeline.defs.sensors.sweep import daily_sweep
-from dataflux_pipeline.intake.batches import Ledger, decode_pending
+from dataflux_pipeline.intake.batches import Ledger, decode_cursor
+from dataflux_pipeline.settings import Settings, SourceConfig
 
 
-def tick(instance, settings, cursor=None) -> dg.SensorResult:
+def tick(instance, settings, cursor=None, sensor=sources_sensor) -> dg.SensorResult:
     ctx = dg.build_sensor_context(
         instance=instance, cursor=cursor, resources=resources_for(settings)
     )
-    result = landing_sensor(ctx)
+    result = sensor(ctx)
     for req in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
     return result
+
+
+def paths(settings: Settings) -> dict[tuple[str, str], str]:
+    """(source, path) -> state, as the live catalog has it."""
+    with Catalog.open(settings.database).reading() as s:
+        rows = s.execute(select(SourcePath.source_id, SourcePath.path, SourcePath.state))
+        return {(src, path): state for src, path, state in rows}
 
 
 def test_new_file_gives_one_partition_and_one_run(settings) -> None:
@@ -33,10 +45,18 @@ def test_new_file_gives_one_partition_and_one_run(settings) -> None:
         assert len(first.run_requests) == 1
         req = first.run_requests[0]
         assert req.run_key == req.partition_key
+        assert req.tags["dataflux/origin"] == "sensor"
         assert instance.get_dynamic_partitions("batches") == [req.partition_key]
         batch = Ledger(settings.batches).read(req.partition_key)
         assert [f.path for f in batch.files] == ["clip.txt", "song.wav"]
+        assert {f.source for f in batch.files} == {"landing"}
         assert batch.files[1].sidecars == {"metadata": "song.json"}
+        # the catalog knows the versions the batch took before any run starts
+        assert paths(settings) == {
+            ("landing", "clip.txt"): "pending",
+            ("landing", "song.wav"): "pending",
+            ("landing", "song.json"): "sidecar",
+        }
         again = tick(instance, settings, first.cursor)
         assert again.run_requests == []
         assert instance.get_dynamic_partitions("batches") == [req.partition_key]
@@ -44,6 +64,8 @@ def test_new_file_gives_one_partition_and_one_run(settings) -> None:
         newer = tick(instance, settings, again.cursor)
         assert len(newer.run_requests) == 1
         assert newer.run_requests[0].partition_key != req.partition_key
+        (newest,) = Ledger(settings.batches).read(newer.run_requests[0].partition_key).files
+        assert newest.path == "clip.txt" and newest.size == len("new content, same name")
 
 
 def test_growing_file_waits_until_stable(settings) -> None:
@@ -54,7 +76,7 @@ def test_growing_file_waits_until_stable(settings) -> None:
     with dg.instance_for_test() as instance:
         first = tick(instance, settings)
         assert first.run_requests == []
-        assert set(decode_pending(first.cursor)) == {"big.txt"}
+        assert set(decode_cursor(first.cursor)[0]["landing"]) == {"big.txt"}
         with growing.open("a") as f:
             f.write(" and part two")
         old = time.time() - 120
@@ -65,6 +87,7 @@ def test_growing_file_waits_until_stable(settings) -> None:
         assert len(third.run_requests) == 1
         batch = Ledger(settings.batches).read(third.run_requests[0].partition_key)
         assert batch.files[0].size == len("part one and part two")
+        assert decode_cursor(third.cursor)[0]["landing"] == {}
 
 
 def test_batches_are_bounded(settings) -> None:
@@ -79,17 +102,67 @@ def test_batches_are_bounded(settings) -> None:
         assert len(set(instance.get_dynamic_partitions("batches"))) == 3
 
 
+def test_every_source_is_watched(settings, tmp_path: Path) -> None:
+    """The landing folder, the uploads area and an extra folder each make their own
+    batches, and each file is recorded under its own source."""
+    extra = tmp_path / "archive"
+    extra.mkdir()
+    (extra / "old.txt").write_text("from the archive")
+    settings = settings.model_copy(
+        update={"sources": [SourceConfig(name="archive", uri=str(extra))]}
+    )
+    settings.landing.mkdir(parents=True)
+    (settings.landing / "new.txt").write_text("landed")
+    (settings.uploads / "abc").mkdir(parents=True)
+    (settings.uploads / "abc" / "up.txt").write_text("uploaded")
+    with dg.instance_for_test() as instance:
+        result = tick(instance, settings)
+        taken = sorted(
+            (f.source, f.path)
+            for r in result.run_requests
+            for f in Ledger(settings.batches).read(r.partition_key).files
+        )
+        assert taken == [("archive", "old.txt"), ("landing", "new.txt"), ("uploads", "abc/up.txt")]
+        assert len(result.run_requests) == 3
+        assert set(paths(settings).values()) == {"pending"}
+
+
+def test_removed_file_leaves_the_catalog_in_the_same_tick(settings) -> None:
+    settings.landing.mkdir(parents=True)
+    (settings.landing / "keep.txt").write_text("stays")
+    (settings.landing / "gone.txt").write_text("is removed")
+    with dg.instance_for_test() as instance:
+        first = tick(instance, settings)
+        assert len(first.run_requests) == 1
+        (settings.landing / "gone.txt").unlink()
+        second = tick(instance, settings, first.cursor)
+        assert second.run_requests == []
+        assert paths(settings) == {
+            ("landing", "keep.txt"): "pending",
+            ("landing", "gone.txt"): "removed",
+        }
+        (settings.landing / "gone.txt").write_text("is put back")
+        third = tick(instance, settings, second.cursor)
+        (req,) = third.run_requests
+        assert [f.path for f in Ledger(settings.batches).read(req.partition_key).files] == [
+            "gone.txt"
+        ]
+        assert paths(settings)[("landing", "gone.txt")] == "pending"
+
+
 def test_manifest_without_partition_is_relaunched(settings) -> None:
     """A tick that died after writing its manifest must not lose the batch."""
     settings.landing.mkdir(parents=True)
     (settings.landing / "a.txt").write_text("a")
     with dg.instance_for_test() as instance:
         ctx = dg.build_sensor_context(instance=instance, resources=resources_for(settings))
-        lost = landing_sensor(ctx)  # its partition request is never applied
+        lost = sources_sensor(ctx)  # its partition request is never applied
+        assert len(lost.run_requests) == 1
         retry = tick(instance, settings, lost.cursor)
         assert [r.partition_key for r in retry.run_requests] == [
             r.partition_key for r in lost.run_requests
         ]
+        assert instance.get_dynamic_partitions("batches") == [lost.run_requests[0].partition_key]
 
 
 def test_daily_sweep_reruns_unfinished_partitions(settings) -> None:
@@ -106,4 +179,33 @@ def test_daily_sweep_reruns_unfinished_partitions(settings) -> None:
         requests = daily_sweep(ctx)
         keys = [r.partition_key for r in requests]
         assert key in keys and len(keys) == 2
+        (late,) = [k for k in keys if k != key]
+        assert [f.path for f in Ledger(settings.batches).read(late).files] == ["late.txt"]
         assert Path(settings.batches / f"{keys[0]}.json").exists()
+        assert set(instance.get_dynamic_partitions("batches")) == {key, late}
+
+
+def test_catalog_sensor_turns_requests_into_runs(settings) -> None:
+    """Re-analysis flags become a re-analysis partition claiming those contents; a change
+    the index has not followed (no batch in flight) asks for a catalog_sync run."""
+    live = Catalog.open(settings.database)
+    with live.session() as s:
+        s.add(Asset(asset_id="a" * 64, status="indexed", live=True, reanalyze=True))
+        s.add(Asset(asset_id="b" * 64, status="indexed", live=True))
+    with dg.instance_for_test() as instance:
+        first = tick(instance, settings, sensor=catalog_sensor)
+        (req,) = first.run_requests
+        assert req.job_name is None and req.tags["dataflux/origin"] == "reanalysis"
+        batch = Ledger(settings.batches).read(req.partition_key)
+        assert batch.kind == "reanalysis" and batch.assets == ["a" * 64]
+        assert instance.get_dynamic_partitions("batches") == [req.partition_key]
+        assert live.get("a" * 64).pending_partition == req.partition_key
+        assert not live.get("a" * 64).reanalyze
+        assert tick(instance, settings, sensor=catalog_sensor).run_requests == []
+        with live.session() as s:
+            s.get(Asset, "b" * 64).index_dirty = True
+            Catalog.bump(s)
+        third = tick(instance, settings, sensor=catalog_sensor)
+        (sync,) = third.run_requests
+        assert sync.job_name == "catalog_sync"
+        assert sync.run_key == f"sync-{live.generation()}"

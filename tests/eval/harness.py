@@ -1,10 +1,12 @@
 """The evaluation corpus through the real pipeline, once per test session, and the metrics.
 
 `catalog()` stages corpus/ into a landing folder (documents as they are; each subtitle file
-beside a short generated WAV, each caption beside a generated JPEG), ingests it on a
-temporary Dagster instance and runs the index maintenance job, so the eval and the service
-tests search what the pipeline really builds. Run `python -m tests.eval.harness` to print
-the evaluation table."""
+beside a short generated WAV, each caption beside a generated JPEG), ingests it with
+`cli.ingest.ingest` on a temporary Dagster instance (sources sensor, the batch's run, then
+the catalog sensor and catalog_sync) and runs the index maintenance job, so the eval and
+the service tests search what the pipeline really builds. The home it builds holds
+everything: the live catalog (`dataflux.db`), the Parquet tables, the store and the index.
+Run `python -m tests.eval.harness` to print the evaluation table."""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def catalog():
     """(settings, instance, partition) of the ingested corpus; built once per process."""
     import dagster as dg
 
-    from dataflux_pipeline.cli.ingest import ingest
+    from dataflux_pipeline.cli.ingest import QUIET, ingest
     from dataflux_pipeline.definitions import defs
     from dataflux_pipeline.defs.resources import resources_for
     from dataflux_pipeline.settings import Settings
@@ -70,26 +72,54 @@ def catalog():
     report = ingest(settings, instance)
     assert report.failed_runs == [] and len(report.partitions) == 1, report
     maintenance = defs.resolve_job_def("index_maintenance").execute_in_process(
-        instance=instance, resources=resources_for(settings)
+        instance=instance, resources=resources_for(settings), run_config=QUIET
     )
     assert maintenance.success
     return settings, instance, report.partitions[0]
 
 
+DATABASE = "dataflux.db"
+
+
 def copy_catalog(target: Path):
-    """A private copy of the built catalog (tests that add files must not change the eval)."""
+    """A private copy of the built home (tests that add or delete files must not change
+    the eval). The live catalog is copied with SQLite's backup API, not as files: its
+    WAL may hold committed pages the main file does not have yet."""
+    import sqlite3
+
     from dataflux_pipeline.settings import Settings
 
     settings, _, _ = catalog()
-    shutil.copytree(settings.home, target / "data")
-    return Settings(home=target / "data", settle_seconds=0.0)
+    home = target / "data"
+    shutil.copytree(settings.home, home, ignore=shutil.ignore_patterns(f"{DATABASE}*"))
+    source = sqlite3.connect(settings.home / DATABASE)
+    copy = sqlite3.connect(home / DATABASE)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+    return Settings(home=home, settle_seconds=0.0)
+
+
+def live_assets(settings):
+    """The live catalog's contents (one row per asset, as the service sees them)."""
+    import polars as pl
+    from sqlalchemy import select
+
+    from dataflux_pipeline.catalog import Catalog
+    from dataflux_pipeline.catalog.models import Asset
+
+    columns = ["asset_id", "file_name", "source_id", "path", "media_type", "mime_type"]
+    columns += ["status", "size_bytes", "duration_s", "width", "height", "analysis_partition"]
+    with Catalog.open(settings.database).reading() as s:
+        assets = list(s.scalars(select(Asset).where(Asset.live).order_by(Asset.asset_id)))
+    return pl.DataFrame({c: [getattr(a, c) for a in assets] for c in columns})
 
 
 def asset_ids(settings) -> dict[str, str]:
-    """File stem -> asset id."""
-    from dataflux_pipeline.storage.tables import TableStore
-
-    assets = TableStore(settings.tables).read("assets")
+    """File stem -> asset id, of the live catalog."""
+    assets = live_assets(settings)
     return {Path(n).stem: a for n, a in zip(assets["file_name"], assets["asset_id"], strict=True)}
 
 

@@ -49,16 +49,23 @@ def test_traversal_is_refused(service, path: str) -> None:
     assert "outside the catalog" not in resp.text
 
 
-def test_upload_names_cannot_leave_the_landing_folder(service) -> None:
+def test_upload_names_cannot_leave_the_uploads_area(service) -> None:
     url, settings, root = service
     absolute = root / "abs_escape.txt"
-    names = ("../../escape.txt", str(absolute), "..\\..\\escape.txt")
-    for n, name in enumerate(names):
+    names = {
+        "../../escape.txt": "escape.txt",
+        str(absolute): "abs_escape.txt",
+        "..\\..\\escape.txt": "_.._escape.txt",  # backslashes are not separators here
+    }
+    for n, (name, landed_as) in enumerate(names.items()):
         body = f"plain text body {n}".encode()
         resp = httpx.post(f"{url}/assets", files={"file": (name, body)})
-        assert resp.status_code in (202, 422), resp.text
-    landing = settings.landing.resolve()
-    escaped = [p for p in root.rglob("*escape*") if not p.resolve().is_relative_to(landing)]
+        assert resp.status_code == 202, resp.text
+        assert resp.json()["file_name"] == landed_as
+        landed = settings.uploads / resp.json()["asset_id"] / landed_as
+        assert landed.read_bytes() == body
+    uploads = settings.uploads.resolve()
+    escaped = [p for p in root.rglob("*escape*") if not p.resolve().is_relative_to(uploads)]
     assert escaped == [] and not absolute.exists()
 
 
@@ -73,4 +80,5 @@ def test_bounds_are_enforced(service) -> None:
         assert httpx.post(f"{url}/search", json=body).status_code == 422, body
     big = httpx.post(f"{url}/assets", files={"file": ("big.txt", b"x" * 50_000)})
     assert big.status_code == 413
+    assert not [p for p in settings.uploads.rglob("*") if p.is_file()]
     assert not [p for p in settings.landing.rglob("*") if p.is_file()]

@@ -1,4 +1,5 @@
-"""POST /search, /similar and /search/by-file against the eval catalog, over a real socket."""
+"""POST /search, /similar and /search/by-file against the eval catalog, over a real socket.
+The catalog is built by an ingest (tests/eval/harness.py), so the module is slow."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.tables import TableStore
 from tests.eval import harness
+
+pytestmark = pytest.mark.slow
 
 
 @dataclass
@@ -89,8 +92,9 @@ def test_pages_do_not_overlap(env: Env) -> None:
 
 
 def test_asset_level_filters(env: Env) -> None:
-    assets = TableStore(env.settings.tables).read("assets")
+    assets = harness.live_assets(env.settings)
     wavs = set(assets.filter(pl.col("mime_type") == "audio/wav")["asset_id"])
+    assert len(wavs) == len(list(harness.CORPUS.glob("*.srt")))
     found = env.search(query="music", filters={"mime_types": ["audio/wav"]})["results"]
     assert found and {r["asset_id"] for r in found} <= wavs
     by_length = env.search(query="music", filters={"duration_s": {"min": 1.5, "max": 2.5}})

@@ -11,8 +11,10 @@ import httpx
 import numpy as np
 import pytest
 
+from dataflux_pipeline.catalog import Catalog
+from dataflux_pipeline.catalog.models import Asset
 from dataflux_pipeline.defs.assets.maintenance import search_index_indexes, search_index_optimized
-from dataflux_pipeline.defs.resources import CatalogStore
+from dataflux_pipeline.defs.resources import StorageResource
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.index import IndexReader, IndexTuning, IndexWriter
 from tests.eval import harness
@@ -43,25 +45,42 @@ def _rows(asset: str, n: int, tag: str, seed: int, offset: int = 0) -> list[dict
     ]
 
 
-def test_indexes_past_the_threshold_and_batches_still_merge(tmp_path, monkeypatch) -> None:
+def live_assets(settings: Settings, asset_ids: list[str]) -> None:
+    """Record the contents as live and indexed in the catalog: the service shows only those."""
+    with Catalog.open(settings.database).session() as s:
+        for asset_id in asset_ids:
+            s.add(
+                Asset(
+                    asset_id=asset_id,
+                    status="indexed",
+                    live=True,
+                    media_type="document",
+                    mime_type="text/plain",
+                    file_name=f"{asset_id}.txt",
+                )
+            )
+        Catalog.bump(s)
+
+
+@pytest.mark.slow
+def test_indexes_past_the_threshold_and_batches_still_merge(tmp_path) -> None:
     settings = Settings(home=tmp_path / "data")
-    monkeypatch.setenv("DATAFLUX_ANN_INDEX_MIN_ROWS", "500")
-    index = Index(settings.lancedb)
+    index = Index(settings.lancedb, tuning=IndexTuning(ann_min_rows=500))
     for a in range(6):
         index.upsert("text", _rows(f"a{a:02d}", 100, "first", a), [f"a{a:02d}"])
     info = index.info("text")
     assert info["rows"] == 600 and info["fts"] and info["ann"] is None  # FTS from the start
 
-    catalog = CatalogStore(home=str(settings.home))
+    storage = StorageResource(home=str(settings.home), ann_index_min_rows=500)
     result = dg.materialize(
-        [search_index_indexes, search_index_optimized], resources={"catalog": catalog}
+        [search_index_indexes, search_index_optimized], resources={"storage": storage}
     )
     assert result.success
     built = result.asset_materializations_for_node("search_index_indexes")[0].metadata
     assert built["ann_indexes_built"].value == 1 and built["ann_min_rows"].value == 500
     optimized = result.asset_materializations_for_node("search_index_optimized")[0].metadata
     assert optimized["fragments_removed"].value > 0
-    index = Index(settings.lancedb)
+    index = Index(settings.lancedb, tuning=IndexTuning(ann_min_rows=500))
     types = {i["type"] for i in index.info("text")["indices"]}
     assert types == {"IvfHnswSq", "FTS", "BTree"}
 
@@ -90,10 +109,11 @@ def test_an_empty_batch_changes_nothing(tmp_path) -> None:
 @pytest.fixture
 def live(tmp_path) -> tuple[Settings, Index]:
     settings = Settings(home=tmp_path / "data", index_refresh_s=0.0)
-    index = Index(settings.lancedb)
+    index = Index(settings.lancedb, tuning=IndexTuning())
     for a in range(3):
         index.upsert("text", _rows(f"other{a}", 5, "other", a), [f"other{a}"])
     index.upsert("text", _rows("target", 5, "alpha", 7), ["target"])
+    live_assets(settings, ["other0", "other1", "other2", "target"])
     return settings, index
 
 

@@ -1,8 +1,10 @@
 """Runs one partition and SIGKILLs itself at a chosen point (test-only).
 
 Usage: python -m tests.support.fault_driver DATAFLUX_HOME PARTITION KILL_AT, with DAGSTER_HOME set.
-KILL_AT is a table name (killed after its temp file is written, before the rename) or
-`index` (killed after the LanceDB merge-insert commits, before its indexes are refreshed)."""
+KILL_AT is a table name (killed after its temp file is written, before the rename: in the
+intake, analysis, embeddings or relationships step, which hold the partition's lock while
+they write) or `index` (killed after the LanceDB merge-insert commits, before its indexes
+are refreshed and before the catalog marks the contents indexed)."""
 
 import os
 import signal

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import xxhash
 
+from dataflux_pipeline import __version__
 from dataflux_pipeline.analyzers import AnalysisError, MediaItem, analyze_file
 from dataflux_pipeline.catalog.analysis import Outcome, Work, record_analysis, work
 from dataflux_pipeline.defs.assets.files import Sources
@@ -145,6 +146,7 @@ def analysis(
                 rel = item.thumbnail_dir.relative_to(storage.store_root).as_posix()
                 remote.put_tree(item.thumbnail_dir, rel)
             versions = {s.analyzer: s.analyzer_version for s in result.segments if s.analyzer}
+            versions["dataflux"] = __version__
             seconds = time.perf_counter() - t0
             outcomes[w.asset_id] = Outcome(
                 "analyzed",

@@ -8,6 +8,7 @@ import contextlib
 import shutil
 from pathlib import Path
 
+from dataflux_pipeline.intake.identity import os_path
 from dataflux_pipeline.intake.records import Source
 from dataflux_pipeline.settings import SourceConfig
 from dataflux_pipeline.storage.objects import Storage
@@ -20,7 +21,7 @@ class SourceFiles:
         self.root = staging / config.name if self.remote else Path(config.uri)
 
     def local(self, rel: str) -> Path:
-        path = self.root / rel
+        path = self.root / (rel if self.remote is not None else os_path(rel))
         if self.remote is not None and not path.exists():
             with contextlib.suppress(FileNotFoundError, ValueError):
                 self.remote.get_file(rel, path)

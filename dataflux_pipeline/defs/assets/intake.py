@@ -90,8 +90,13 @@ def intake(
             )
             records.append(record)
             context.log.info(f"took {n}/{len(batch.files)}: {f.path} -> {record.outcome}")
-    pushed = push(storage.remote_store(), storage.store_root, stored_paths(records))
-    written = storage.tables.write("assets", partition, [record_row(r) for r in records])
+    excluded = live.excluded(r.asset_id for r in records)  # deleted: no row anywhere
+    kept = [r for r in records if r.asset_id not in excluded]
+    for r in records:  # nor a copy, in a source that copies originals
+        if r.asset_id in excluded and r.store_path and r.store_path not in stored_paths(kept):
+            (storage.store_root / r.store_path).unlink(missing_ok=True)
+    pushed = push(storage.remote_store(), storage.store_root, stored_paths(kept))
+    written = storage.tables.write("assets", partition, [record_row(r) for r in kept])
     change = apply_intake(live, partition, records, context.run_id)
     outcomes = Counter(r.outcome for r in records)
     problems = [r.model_dump() for r in records if r.outcome in PROBLEMS]

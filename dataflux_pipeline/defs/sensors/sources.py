@@ -5,6 +5,7 @@ from a source leave the live catalog in the same tick."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
@@ -31,9 +32,9 @@ def list_source(
     """(listing, complete): folders are listed whole; an S3 prefix resumes after the last
     settled key, and is listed whole every S3_FULL_LISTING_S to see removals."""
     if not src.remote:
-        from pathlib import Path
-
-        return list_folder(Path(src.uri)), True
+        root = Path(src.uri)
+        # a folder that is not there (an unmounted disk) is not a folder emptied
+        return list_folder(root), root.is_dir()
     full = now - state.get("full_at", 0.0) >= S3_FULL_LISTING_S
     listing = list_s3(s3.get_client(), src.uri, None if full else state.get("start_after"))
     if full:

@@ -19,6 +19,7 @@ from dataflux_pipeline.serving.deps import (
     Svc,
     body_within,
     check_id,
+    one_file,
     require,
     resolve_asset,
 )
@@ -154,7 +155,10 @@ def get_asset(asset_id: str, svc: Svc) -> AssetDetail:
     },
 )
 def upload_asset(
-    request: Request, svc: Svc, file: Annotated[UploadFile, File(description="Any media file.")]
+    request: Request,
+    svc: Svc,
+    file: Annotated[UploadFile, File(description="Any media file.")],
+    _one: Annotated[None, Depends(one_file)],
 ) -> Any:
     """Land a file for the pipeline; the asset id is its SHA-256. Poll GET /assets/{id}."""
     limit = min(svc.settings.upload_max_bytes, svc.settings.max_file_bytes)

@@ -17,6 +17,7 @@ from dataflux_pipeline.serving.deps import (
     Svc,
     body_within,
     check_id,
+    one_file,
     require,
     resolve_asset,
 )
@@ -71,9 +72,10 @@ def search_by_file(
     request: Request,
     svc: Svc,
     file: Annotated[UploadFile, File(description="A short image, audio clip or document.")],
+    _one: Annotated[None, Depends(one_file)],
     limit: Annotated[int, Form()] = 10,
     space: Annotated[str | None, Form()] = None,
-    threshold: Annotated[float | None, Form()] = None,
+    threshold: Annotated[float | None, Form(allow_inf_nan=False)] = None,
     media_types: Annotated[list[MediaType] | None, Form()] = None,
 ) -> SimilarResponse:
     """Analyze the file with the pipeline's analyzers and models, then search every space
@@ -85,7 +87,8 @@ def search_by_file(
             limit=limit, space=space, threshold=threshold, media_types=media_types
         )
     except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc
+        errors = [{k: e[k] for k in ("loc", "msg", "type")} for e in exc.errors()]
+        raise HTTPException(422, errors) from exc
     with tempfile.TemporaryDirectory(prefix="dataflux-byfile-") as tmp:
         try:
             staged = stage(file.file, safe_name(file.filename), Path(tmp), max_bytes)
@@ -96,9 +99,11 @@ def search_by_file(
         except UploadError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
         except AnalysisError as exc:
-            raise HTTPException(422, f"could not analyze the file: {exc}") from exc
+            reason = str(exc).replace(tmp, "")  # no server paths in what a client reads
+            raise HTTPException(422, f"could not analyze the file: {reason}") from exc
         except sim.BadRequest as exc:
             raise HTTPException(422, str(exc)) from exc
         except (OSError, ValueError, RuntimeError) as exc:  # a decoder choking on odd bytes
             log.warning("by-file analysis of %s failed: %r", file.filename, exc)
-            raise HTTPException(422, f"could not analyze the file: {exc}") from exc
+            reason = f"{type(exc).__name__}: {exc}".replace(tmp, "")
+            raise HTTPException(422, f"could not analyze the file: {reason}") from exc

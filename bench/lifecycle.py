@@ -1,0 +1,77 @@
+"""Random sequences of what happens to a media folder and the catalog, for a fixed time,
+each step checked against a plain model (tests/catalog/machine.py): reports sequences,
+steps, and divergences found (must be 0). CI runs a few sequences; this runs many.
+
+    .venv/bin/python bench/lifecycle.py --minutes 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
+from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
+
+from tests.catalog import machine  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--steps", type=int, default=12, help="most steps per sequence")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "lifecycle.json"))
+    args = parser.parse_args()
+    deadline = time.monotonic() + args.minutes * 60
+    rules: Counter[str] = Counter()
+    stats = {"sequences": 0, "steps": 0, "divergences": 0, "failures": []}
+
+    class Counted(machine.CatalogMachine):
+        def _settle(self) -> None:
+            super()._settle()
+            stats["steps"] += 1
+            rules[inspect.stack()[1].function] += 1
+
+    started = time.monotonic()
+    while time.monotonic() < deadline:  # one fresh random sequence per call
+        stats["sequences"] += 1
+        try:
+            run_state_machine_as_test(
+                Counted,
+                settings=settings(
+                    max_examples=1,
+                    stateful_step_count=args.steps,
+                    deadline=None,
+                    suppress_health_check=list(HealthCheck),
+                    phases=[Phase.generate, Phase.shrink],
+                    database=None,
+                ),
+            )
+        except Exception:
+            stats["divergences"] += 1
+            stats["failures"].append(traceback.format_exc()[-4000:])
+            print(stats["failures"][-1], file=sys.stderr)
+    stats["minutes"] = round((time.monotonic() - started) / 60, 1)
+    stats["rules"] = dict(rules)
+    print("| sequences | steps | divergences | minutes |")
+    print("| --- | --- | --- | --- |")
+    print(
+        f"| {stats['sequences']} | {stats['steps']} | {stats['divergences']} | {stats['minutes']} |"
+    )
+    print("rules run:", ", ".join(f"{k} {v}" for k, v in sorted(rules.items())))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(stats, indent=1))
+    return 1 if stats["divergences"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
