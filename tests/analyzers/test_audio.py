@@ -21,7 +21,7 @@ from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.schemas import FEATURES_AUDIO
 
 SR = 22050
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 TRUMPET = FIXTURES / "audio" / "sorohanro_-_solo-trumpet-06.ogg"
 
 
