@@ -1,0 +1,94 @@
+"""`dataflux up` (what `make up` runs) stops cleanly: no Dagster process outlives it, even
+when started the way a shell backgrounds a command (SIGINT ignored)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from dataflux_pipeline.cli.demo import free_port
+from dataflux_pipeline.cli.up import stop_all
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_stop_all_reaches_children_that_ignore_sigterm() -> None:
+    """The code-server case: a grandchild that ignores SIGTERM is killed after the grace."""
+    script = (
+        "import signal, subprocess, sys, time;"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+        "subprocess.Popen([sys.executable, '-c', "
+        "'import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)']);"
+        "time.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    time.sleep(1.0)
+    tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    assert len(tree) == 2
+    t0 = time.monotonic()
+    stop_all([proc], grace_s=1.0)
+    assert time.monotonic() - t0 < 10
+    assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+def test_up_stops_everything_on_sigterm_with_sigint_ignored(tmp_path: Path) -> None:
+    api, ui = free_port(), free_port()
+    env = os.environ | {
+        "DATAFLUX_HOME": str(tmp_path / "data"),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+        "DATAFLUX_API_PORT": str(api),
+        "DATAFLUX_API_URL": f"http://127.0.0.1:{api}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dataflux_pipeline.cli.main", "up", "--ui-port", str(ui)],
+        cwd=ROOT,
+        env=env,
+        preexec_fn=_ignore_sigint,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+            try:
+                up = httpx.get(f"http://127.0.0.1:{api}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                up = False
+            if up and _listening(ui):
+                break
+            time.sleep(1)
+        else:
+            pytest.fail("dataflux up did not start within 240 s")
+        time.sleep(3)  # let the code server and daemon come up too
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        assert len(tree) >= 4  # up, dagster dev (webserver, daemon, code server), serve
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        time.sleep(1)
+        alive = [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert alive == [], [p.cmdline() for p in alive]
+        assert not _listening(api) and not _listening(ui)
+        assert b"Segmentation fault" not in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            stop_all([proc], grace_s=1.0)
