@@ -1,7 +1,10 @@
 """Which segments go into which model space, defined once for the pipeline's embeddings
 step and the service's search-by-file: text through the text model (pages excepted: their
-text is already in their chunks, and embedding it twice adds noise), thumbnails through
-CLIP when it is configured."""
+text is already in their chunks, and embedding it twice adds noise; OCR'd text and image
+tags are text like any other), thumbnails through CLIP when it is configured (face crops
+excepted: a face is found through the `faces` space, which the analysis step writes when
+face recognition is on, and crops in CLIP's space would crowd out the pictures they are
+cut from)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 import numpy as np
 
 CONTAINER_KINDS = ("page",)
+CROP_KINDS = ("face",)
 
 
 def text_segments(segments: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -19,7 +23,7 @@ def text_segments(segments: Sequence[Mapping[str, Any]]) -> list[Mapping[str, An
 
 
 def image_segments(segments: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [s for s in segments if s.get("thumbnail")]
+    return [s for s in segments if s.get("thumbnail") and s.get("kind") not in CROP_KINDS]
 
 
 def embed_segments(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -72,7 +73,16 @@ class TextEmbedder:
         return out
 
 
-@lru_cache(maxsize=4)
+_LOADING = threading.Lock()
+
+
 def load_text_embedder(folder: str, device: str = "auto", batch_size: int = 64) -> TextEmbedder:
-    """One load per process, whatever number of runs or requests use it."""
+    """One load per process, whatever number of runs, requests or warm-up threads ask
+    for it at once."""
+    with _LOADING:
+        return _load(folder, device, batch_size)
+
+
+@lru_cache(maxsize=4)
+def _load(folder: str, device: str, batch_size: int) -> TextEmbedder:
     return TextEmbedder(folder, device, batch_size)

@@ -43,6 +43,6 @@ def test_clip_loading_code_on_a_tiny_random_model(tiny_clip: Path, tmp_path: Pat
     texts = clip.encode_texts(["a red ball", "a whale in the sea", "a red ball"])
     assert vectors.shape == (3, 16) and texts.shape == (3, 16)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(texts[0], texts[2], rtol=1e-5)
+    np.testing.assert_allclose(texts[0], texts[2], atol=1e-6)  # same text, other batch padding
     assert not np.allclose(texts[0], texts[1])
     assert clip.encode_images([]).shape == (0, 16)
