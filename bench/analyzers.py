@@ -10,6 +10,7 @@ cached in the work folder; generating it is not part of any figure.
     python bench/analyzers.py                          # the default run (about 10 minutes)
     python bench/analyzers.py --quick                  # a smoke run (about 3 minutes)
     python bench/analyzers.py --long-video-minutes 60  # also analyse a 1-hour 1080p file
+    python bench/analyzers.py --rounds 3               # video speed: best of three runs each
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ FIXTURES = ROOT.parent / "shared" / "fixtures"
 SEED = 2024  # the detector was tuned on seeds 100-130; this corpus is not among them
 FPS = 25
 SIZES = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
-CATEGORIES = ("cuts", "fades", "dissolves")
+CATEGORIES = ("cuts", "fades", "dissolves", "distractors")
 PHASH_MAX = 8  # Hamming distance of 64-bit pHashes that counts as a copy
 COSINE_MIN = 0.92  # visual-descriptor cosine that counts as a copy
 FIXTURE_TRUTH = {"sorohanro_-_solo-trumpet-06.ogg": (90.0, "F")}  # its .txt: "in F 90 bpm"
@@ -72,32 +73,53 @@ def _cached(path: Path, spec: dict, make) -> dict:
     return facts
 
 
+def simple_plan(rng: np.random.Generator, category: str, shots: int) -> list:
+    """Transitions of one kind: hard cuts, dissolves of 8 to 50 frames, or fades of
+    8 to 50 frames in turn out-and-in, out-then-cut and cut-then-in."""
+    from dataflux_pipeline.cli.samples import Transition
+
+    plan = []
+    for k in range(shots - 1):
+        if category == "cuts":
+            plan.append(Transition("cut"))
+            continue
+        frames = int(rng.choice([8, 12, 20, 30, 50]))
+        if category == "dissolves":
+            plan.append(Transition("dissolve", frames))
+            continue
+        kind = ("fade", "fade_out", "fade_in")[k % 3]
+        plan.append(Transition(kind, frames, 0 if kind == "fade_out" else int(rng.integers(7))))
+    return plan
+
+
 def make_video(work: Path, res: str, category: str, shots: int, preset: str) -> dict:
-    from dataflux_pipeline.cli.samples import Transition, write_edit
+    from dataflux_pipeline.cli.samples import write_edit
+    from dataflux_pipeline.cli.samples.edits import hard_edit
 
     seed = SEED + 100 * list(SIZES).index(res) + CATEGORIES.index(category)
     path = work / "video" / f"{res}_{category}.mp4"
 
     def make() -> dict:
         rng = np.random.default_rng(seed)
-        lengths = [int(n) for n in rng.integers(50, 111, shots)]
-        plan = []
-        for k in range(shots - 1):
-            if category == "cuts":
-                plan.append(Transition("cut"))
-                continue
-            frames = int(rng.choice([8, 12, 20, 30, 50]))
-            if category == "dissolves":
-                plan.append(Transition("dissolve", frames))
-                continue
-            kind = ("fade", "fade_out", "fade_in")[k % 3]
-            plan.append(Transition(kind, frames, 0 if kind == "fade_out" else int(rng.integers(7))))
+        if category == "distractors":
+            lengths, plan, events = hard_edit(rng, shots)
+        else:
+            lengths = [int(n) for n in rng.integers(50, 111, shots)]
+            plan, events = simple_plan(rng, category, shots), None
         palettes: list[int | None] = []
         for k in range(shots):  # some neighbours are two angles of one scene
             same = k and rng.random() < 0.3
             palettes.append(palettes[-1] if same else seed * 100 + k)
         truth = write_edit(
-            path, lengths, plan, SIZES[res], FPS, seed, palettes=palettes, preset=preset
+            path,
+            lengths,
+            plan,
+            SIZES[res],
+            FPS,
+            seed,
+            palettes=palettes,
+            preset=preset,
+            distractors=events,
         )
         frames = sum(lengths) - sum(t.frames for t in plan if t.kind == "dissolve")
         frames += sum(t.hold for t in plan if t.kind in ("fade", "fade_in"))
@@ -257,7 +279,6 @@ def _item(path: str, mime: str, store: Path):
 
 def work_dataflux(job: dict, settings) -> list[dict]:
     import av  # noqa: F401  (imported up front, as scenedetect's OpenCV is: not timed)
-    import decord  # noqa: F401
     from PIL import Image  # noqa: F401
 
     from dataflux_pipeline.analyzers.video.analyzer import VideoAnalyzer
@@ -289,19 +310,12 @@ def work_scenedetect(job: dict, settings) -> list[dict]:
 
 
 def work_decode(job: dict, settings) -> list[dict]:
-    """The decoding alone: decord to 128-px RGB as the scan does, and PyAV with no conversion."""
+    """The decoding alone: PyAV with FFmpeg's threads and no conversion (what the issue
+    calls decoding alone), and DataFlux's own decode (its threads, scaled, no analysis)."""
     import av
-    import decord
 
-    from dataflux_pipeline.analyzers.video.scan import fit, probe
-
-    def decord_pass(f: str) -> int:
-        width, height = fit(probe(Path(f)).display_size, settings.video_analysis_width)
-        reader = decord.VideoReader(f, width=width, height=height)
-        n, step = len(reader), settings.video_chunk_frames
-        for s in range(0, n, step):
-            reader.get_batch(list(range(s, min(n, s + step)))).asnumpy()
-        return n
+    from dataflux_pipeline.analyzers.video.decode import decode
+    from dataflux_pipeline.analyzers.video.frames import probe
 
     def pyav_pass(f: str) -> int:
         with av.open(f) as container:
@@ -309,9 +323,16 @@ def work_decode(job: dict, settings) -> list[dict]:
             stream.thread_type = "AUTO"
             return sum(1 for _ in container.decode(stream))
 
+    def own_pass(f: str) -> int:
+        s = settings
+        chunks = decode(
+            Path(f), probe(Path(f)), s.video_analysis_width, s.thumbnail_width, s.video_chunk_frames
+        )
+        return sum(len(c.frames) for c in chunks)
+
     out = []
     for f in job["files"]:
-        _, wall, cpu = _timed(lambda f=f: decord_pass(f))
+        _, wall, cpu = _timed(lambda f=f: own_pass(f))
         _, wall2, cpu2 = _timed(lambda f=f: pyav_pass(f))
         out.append({"file": f, "wall": wall, "cpu": cpu, "pyav_wall": wall2, "pyav_cpu": cpu2})
     return out
@@ -468,7 +489,7 @@ def shot_scores(videos: list[dict], runs: dict[str, dict]) -> dict:
                 continue
             found = cuts[v["path"]]
             tp = matched(v["truth"], found)
-            for key in (v["category"], f"{v['category']}@{v['res']}"):
+            for key in (v["category"], f"{v['category']}@{v['res']}", f"all@{v['res']}"):
                 acc = out.setdefault(det, {}).setdefault(key, [0, 0, 0])
                 acc[0] += tp
                 acc[1] += len(v["truth"])
@@ -544,23 +565,36 @@ def build_table(res: dict) -> list[list[str]]:
         "cuts": "hard cuts (±1 frame)",
         "fades": "fades to/from black (overlap)",
         "dissolves": "cross-dissolves (overlap)",
+        "distractors": "flashes, whip pans, shakes, fast objects; 4-60 frame fades/dissolves",
     }
     for cat in CATEGORIES:
         df, ad, co = (shots.get(d, {}).get(cat) for d in ("dataflux", "adaptive", "content"))
         ok = None if df is None or ad is None else df["f1"] >= ad["f1"]
-        target, status = ("F1 ≥ Adaptive", verdict(ok)) if cat != "dissolves" else ("", "")
+        target = {"dissolves": "", "distractors": "F1 ≥ 0.9 and ≥ Adaptive"}.get(
+            cat, "F1 ≥ Adaptive"
+        )
+        if cat == "distractors" and ok is not None:
+            ok = ok and df["f1"] >= 0.9
         add(
-            f"shots: {names[cat]} P / R / F1", fmt_prf(df), fmt_prf(ad), fmt_prf(co), target, status
+            f"shots: {names[cat]} P / R / F1",
+            fmt_prf(df),
+            fmt_prf(ad),
+            fmt_prf(co),
+            target,
+            verdict(ok) if target else "",
         )
     for r, sp in res["video_speed"].items():
-        ok = sp["dataflux"]["x_realtime"] >= 20 and sp["ratio_adaptive"] >= 4
-        target, status = ("≥ 20x and ≥ 4x Adaptive", verdict(ok)) if r == "720p" else ("", "")
+        df, ad, co = (shots.get(d, {}).get(f"all@{r}") for d in ("dataflux", "adaptive", "content"))
+        ok = None if df is None or ad is None else df["f1"] >= ad["f1"]
+        add(f"shots {r}, all four sets: P / R / F1", fmt_prf(df), fmt_prf(ad), fmt_prf(co))
+        rows[-1][-2:] = ["F1 ≥ Adaptive", verdict(ok)]
         speeds = [fmt_rate(sp[k]) for k in ("dataflux", "adaptive", "content")]
-        add(f"video {r}: media-s per wall-s", *speeds, target, status)
+        add(f"video {r}: media-s per wall-s (best of {sp['rounds']})", *speeds)
         ratios = [f"{sp['ratio_adaptive']:.2f}x", f"{sp['ratio_content']:.2f}x"]
-        add(f"video {r}: DataFlux speed / theirs", "", *ratios)
-        decode = f"{fmt_rate(sp['decord'])}; PyAV alone {fmt_rate(sp['pyav'])}"
-        add(f"video {r}: decord decode to 128 px alone", decode, target="bounds DataFlux")
+        ok = sp["ratio_adaptive"] >= 1.5
+        add(f"video {r}: DataFlux speed / theirs", "", *ratios, "≥ 1.5x Adaptive", verdict(ok))
+        decode = f"PyAV alone {fmt_rate(sp['pyav'])}; DataFlux's decode {fmt_rate(sp['decode'])}"
+        add(f"video {r}: decoding alone", decode, target="bounds DataFlux")
     for name, a in res["audio"].items():
         if "error" in a:
             add(f"audio ({name})", a["error"])
@@ -626,42 +660,49 @@ def markdown(rows: list[list[str]]) -> str:
 # --- the run --------------------------------------------------------------------------
 
 
-def run_video(work: Path, quick: bool, res: dict) -> list[dict]:
+def run_video(work: Path, quick: bool, rounds: int, res: dict) -> list[dict]:
+    """Every resolution's files through DataFlux, both PySceneDetect detectors and the
+    decoders alone, `rounds` times in turn; each keeps its fastest round, the one least
+    disturbed by whatever else the machine was doing."""
     resolutions = ["480p", "720p"] if quick else list(SIZES)
     videos = []
     for r in resolutions:
         shots = 8 if quick or r == "1080p" else 12
         print(f"corpus: {r} videos", file=sys.stderr, flush=True)
         videos += [make_video(work, r, c, shots, "veryfast") for c in CATEGORIES]
-    runs: dict[str, dict] = {
-        "dataflux": {"items": []},
-        "adaptive": {"items": []},
-        "content": {"items": []},
+    tools = {
+        "dataflux": ("dataflux", {}),
+        "adaptive": ("scenedetect", {"detector": "adaptive"}),
+        "content": ("scenedetect", {"detector": "content"}),
+        "decode": ("decode", {}),
     }
-    decode: dict = {"items": []}
+    runs: dict[str, dict] = {k: {"items": []} for k in tools}
     res["video_speed"], res["peak_rss_mib"] = {}, {}
     for r in resolutions:
         files = [v["path"] for v in videos if v["res"] == r]
         seconds = sum(v["frames"] for v in videos if v["res"] == r) / FPS
-        got = {
-            "dataflux": spawn(work, f"dataflux_{r}", "dataflux", files),
-            "adaptive": spawn(work, f"adaptive_{r}", "scenedetect", files, detector="adaptive"),
-            "content": spawn(work, f"content_{r}", "scenedetect", files, detector="content"),
-        }
-        dec = spawn(work, f"decode_{r}", "decode", files)
-        for k, v in got.items():
+        best: dict[str, dict] = {}
+        for k in range(rounds):
+            for name, (worker, extra) in tools.items():
+                got = spawn(work, f"{name}_{r}_{k}", worker, files, **extra)
+                wall = sum(it["wall"] for it in got["items"])
+                if name not in best or wall < sum(it["wall"] for it in best[name]["items"]):
+                    best[name] = got
+        for k, v in best.items():
             runs[k]["items"] += v["items"]
-        decode["items"] += dec["items"]
-        speed = {k: rate(v, seconds) for k, v in got.items()}
-        speed["decord"] = rate(dec, seconds)
-        speed["pyav"] = rate(dec, seconds, "pyav_wall", "pyav_cpu")
+        speed = {k: rate(best[k], seconds) for k in ("dataflux", "adaptive", "content")}
+        speed["decode"] = rate(best["decode"], seconds)
+        speed["pyav"] = rate(best["decode"], seconds, "pyav_wall", "pyav_cpu")
         speed["ratio_adaptive"] = speed["dataflux"]["x_realtime"] / speed["adaptive"]["x_realtime"]
         speed["ratio_content"] = speed["dataflux"]["x_realtime"] / speed["content"]["x_realtime"]
-        speed["media_s"] = seconds
-        speed["load"] = {k: v["load"] for k, v in got.items()}
+        speed |= {"media_s": seconds, "rounds": rounds}
+        speed["load"] = {k: v["load"] for k, v in best.items()}
         res["video_speed"][r] = speed
-        res["peak_rss_mib"][f"video analyzer, {r} corpus"] = got["dataflux"]["peak_rss_mib"]
-        res["peak_rss_mib"][f"PySceneDetect Adaptive, {r} corpus"] = got["adaptive"]["peak_rss_mib"]
+        res["peak_rss_mib"][f"video analyzer, {r} corpus"] = best["dataflux"]["peak_rss_mib"]
+        res["peak_rss_mib"][f"PySceneDetect Adaptive, {r} corpus"] = best["adaptive"][
+            "peak_rss_mib"
+        ]
+    del runs["decode"]
     res["shots"] = shot_scores(videos, runs)
     res["video_detail"] = {k: v["items"] for k, v in runs.items()}
     return videos
@@ -782,6 +823,9 @@ def main() -> None:
     parser.add_argument(
         "--long-video-minutes", type=int, default=None, help="also analyse a 1080p video this long"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="video speed: runs per tool, the fastest kept"
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/dataflux-bench-analyzers"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
@@ -792,7 +836,7 @@ def main() -> None:
     started = time.perf_counter()
     res: dict = {"command": " ".join(["python bench/analyzers.py", *sys.argv[1:]])}
     load_start = round(os.getloadavg()[0], 2)
-    run_video(args.work, args.quick, res)
+    run_video(args.work, args.quick, args.rounds, res)
     run_audio(args.work, args.quick, res)
     run_images(args.work, args.quick, res)
     run_documents(args.work, args.quick, res)

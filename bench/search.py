@@ -1,13 +1,18 @@
 """Search benchmark: a synthetic index of N segments, the real service in its own process,
-driven over HTTP; exact NumPy and FAISS flat search over the same vectors as the peer.
+driven over HTTP, beside its peers in the same run (bench/peers): LanceDB's own hybrid
+query on the same table, and Tantivy BM25 + a FAISS HNSW graph fused by RRF, each behind
+the same minimal HTTP endpoint, with the same queries; exact NumPy and FAISS flat search
+over the same vectors for recall; nDCG of every engine on the evaluation set (tests/eval).
 
 Vectors are 384-d and unit length, drawn around MiniLM embeddings of generated topic
 phrases (a mixture of two topics plus noise), so real MiniLM query embeddings land in
 populated regions the way they do on a real catalog; uniform random vectors would make
 every ANN index look worse than it is. Rows are written with the project's Index
-(merge-insert in 100k batches) and indexed with its own create_fts/create_ann.
+(merge-insert in 100k batches) and indexed with its own create_fts/create_ann; every
+asset is a live, public content of the catalog (dataflux.db) with a file name in the
+`names` space, as the pipeline's projection leaves them.
 
-    .venv/bin/python bench/search.py                # 1,000,000 segments (about 30 min)
+    .venv/bin/python bench/search.py                # 1,000,000 segments (about 60 min)
     .venv/bin/python bench/search.py --n 100000 --duration 10
 """
 
@@ -25,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +39,11 @@ import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# LanceDB logs a deprecation warning to stderr on every hybrid query a peer runs
+os.environ.setdefault("LANCEDB_LOG", "error")
 
 from dataflux_pipeline.settings import Settings  # noqa: E402
 from dataflux_pipeline.storage.index import RANK_COLUMNS, IndexReader, IndexTuning, IndexWriter  # noqa: E402
-from dataflux_pipeline.storage.tables import TableStore  # noqa: E402
 
 
 class Index(IndexWriter, IndexReader):
@@ -97,7 +104,7 @@ class Corpus:
         v += np_rng.normal(0, 0.45 / np.sqrt(DIM), (size, DIM)).astype(np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         rows = {k: [] for k in ("segment_id", "asset_id", "media_type", "kind", "start_s")}
-        rows |= {"end_s": [], "text": [], "file_name": []}
+        rows |= {"end_s": [], "text": [], "file_name": [], "readers": []}
         for i in range(start, start + size):
             asset, media = asset_id(i // PER_ASSET), media_of(i // PER_ASSET)
             words = " ".join(self.rng.choices(self.filler, k=6))
@@ -110,7 +117,8 @@ class Corpus:
             rows["start_s"].append(float(i % PER_ASSET * 10) if timed else None)
             rows["end_s"].append(float(i % PER_ASSET * 10 + 10) if timed else None)
             rows["text"].append(f"{self.topics[a[i - start]]} {words}{code}")
-            rows["file_name"].append(f"asset_{i // PER_ASSET:07d}.{EXT[media]}")
+            rows["file_name"].append(file_name(i // PER_ASSET))
+            rows["readers"].append(["public"])
         rows["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(v.ravel()), DIM)
         return pa.table(rows)
 
@@ -121,6 +129,67 @@ def asset_id(j: int) -> str:
 
 def media_of(j: int) -> str:
     return ("document", "video", "audio", "image")[j % 4]
+
+
+def path_of(j: int) -> str:
+    """A folder and a file name with words in them, as people name their files."""
+    noun = NOUN[j * 13 % len(NOUN)]
+    return f"{noun}/{ADJ[j * 7 % len(ADJ)]}_{noun}_{j:07d}.{EXT[media_of(j)]}"
+
+
+def file_name(j: int) -> str:
+    return path_of(j).rsplit("/", 1)[1]
+
+
+def names_table(assets: int) -> pa.Table:
+    """The `names` space as catalog.projection writes it: one row per content."""
+    from dataflux_pipeline.catalog.projection import name_text
+
+    ids = [asset_id(j) for j in range(assets)]
+    return pa.table(
+        {
+            "segment_id": [f"{a}:name:0" for a in ids],
+            "asset_id": ids,
+            "media_type": [media_of(j) for j in range(assets)],
+            "kind": ["name"] * assets,
+            "text": [name_text(path_of(j)) for j in range(assets)],
+            "file_name": [file_name(j) for j in range(assets)],
+            "readers": [["public"]] * assets,
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array([0.0] * assets, pa.float32()), 1),
+        }
+    )
+
+
+def live_catalog(home: Path, assets: int) -> None:
+    """Every asset live, indexed and public in the catalog database the service reads."""
+    from sqlalchemy import insert
+
+    from dataflux_pipeline.catalog import Catalog
+    from dataflux_pipeline.catalog.models import Asset
+
+    catalog = Catalog.open(Settings(home=home).database)
+    with catalog.session() as s:
+        for start in range(0, assets, 50_000):
+            s.execute(
+                insert(Asset),
+                [
+                    {
+                        "asset_id": asset_id(j),
+                        "media_type": media_of(j),
+                        "mime_type": "application/octet-stream",
+                        "size_bytes": 1000 + j,
+                        "source_id": "bench",
+                        "path": path_of(j),
+                        "file_name": file_name(j),
+                        "status": "indexed",
+                        "details": {"technical": {"bench": True}},
+                        "live": True,
+                        "visibility": "public",
+                    }
+                    for j in range(start, min(assets, start + 50_000))
+                ],
+            )
+        Catalog.bump(s)
 
 
 def build(args, home: Path) -> tuple[Corpus, dict]:
@@ -136,28 +205,32 @@ def build(args, home: Path) -> tuple[Corpus, dict]:
     for start in range(0, args.n, CHUNK):
         index.upsert("text", corpus.chunk(start, min(CHUNK, args.n - start), np_rng), ())
     out["write_s"] = round(time.perf_counter() - t0, 2)
-    assets = [
-        {
-            "asset_id": asset_id(j),
-            "uri": f"file:///bench/asset_{j:07d}",
-            "uris": [f"file:///bench/asset_{j:07d}"],
-            "file_name": f"asset_{j:07d}.{EXT[media_of(j)]}",
-            "media_type": media_of(j),
-            "mime_type": "application/octet-stream",
-            "status": "indexed",
-            "size_bytes": 1000 + j,
-            "metadata": json.dumps({"technical": {"bench": True}}),
-        }
-        for j in range(-(-args.n // PER_ASSET))
-    ]
-    TableStore(home / "tables").write("assets", "bench", assets)
+    assets = -(-args.n // PER_ASSET)
+    live_catalog(home, assets)
+    index.upsert("names", names_table(assets), ())
+    index.create_fts("names")
     t0 = time.perf_counter()
     index.create_fts("text")
     out["fts_build_s"] = round(time.perf_counter() - t0, 2)
     ann = index.create_ann("text", args.index_type)
     out |= {"ann_type": ann["type"], "ann_build_s": ann["seconds"], "rows": index.count("text")}
+    out["assets"] = assets
     saved.write_text(json.dumps(out))
     return corpus, out
+
+
+def build_peers(home: Path, args) -> dict:
+    """The Tantivy + HNSW peer's indexes over the same rows (kept with --keep/--reuse)."""
+    from bench.peers.engines import COLUMNS, TantivyHnsw
+
+    folder = home / "peers" / TantivyHnsw.name
+    if args.reuse and (folder / "built.json").exists():
+        return json.loads((folder / "built.json").read_text()) | {"reused": True}
+    shutil.rmtree(folder, ignore_errors=True)
+    table = Index(home / "lancedb").table("text").search().select([*COLUMNS, "vector"])
+    built = TantivyHnsw.build(folder, table.limit(None).to_arrow())
+    print("built peer", built, flush=True)
+    return built
 
 
 def pct(values: list[float]) -> dict:
@@ -193,14 +266,19 @@ def stored_vectors(index: Index) -> tuple[np.ndarray, list[str]]:
     return flat.reshape(table.num_rows, DIM), table["segment_id"].to_pylist()
 
 
-def peers(home: Path, queries: list[str]) -> dict:
-    """Exact search (NumPy, FAISS flat) and the ANN index, on the same query vectors, and
-    each piece of a search request timed alone (one thread, one query at a time)."""
+def components(home: Path, queries: list[str], floor: float) -> dict:
+    """Exact search (NumPy, FAISS flat), the ANN indexes and each engine in-process on the
+    same query vectors, and each piece of a search request timed alone (one thread, one
+    query at a time). The HNSW peer's search breadth is tuned here to the least that
+    reaches `floor` recall@10."""
     import faiss
     import torch
 
+    from bench.peers.engines import LanceHybrid, TantivyHnsw, tune_ef
     from dataflux_pipeline.models.text import load_text_embedder
     from dataflux_pipeline.serving.encoder import QueryEncoder
+    from dataflux_pipeline.serving.schemas import SearchRequest
+    from dataflux_pipeline.serving.search import Searcher
 
     torch.set_num_threads(1)
     embedder = load_text_embedder(Settings().text_model, "cpu")
@@ -211,6 +289,7 @@ def peers(home: Path, queries: list[str]) -> dict:
     exact = np.concatenate(
         [np.argpartition(-(q[s : s + 50] @ v.T), 10, axis=1)[:, :10] for s in range(0, len(q), 50)]
     )
+    exact_ids = [{ids[r] for r in e} for e in exact.tolist()]
     flat = faiss.IndexFlatIP(DIM)
     flat.add(v)
     _, faiss_ids = flat.search(q, 10)
@@ -220,8 +299,22 @@ def peers(home: Path, queries: list[str]) -> dict:
         found = {row[r["segment_id"]] for r in rows}
         ann_recall.append(len(found & set(exact[i].tolist())) / 10)
         faiss_recall.append(len(set(faiss_ids[i].tolist()) & set(exact[i].tolist())) / 10)
+    lance = LanceHybrid(home / "lancedb")
+    lance_recall = [
+        len(set(lance.nearest(x, 10)) & e) / 10 for x, e in zip(q, exact_ids, strict=True)
+    ]
+    hnsw = TantivyHnsw(home / "peers" / TantivyHnsw.name)
+    ef, ladder = tune_ef(hnsw, q, exact_ids, floor)
+    hnsw.set_ef(ef)
+    hnsw_recall = [
+        len(set(hnsw.nearest(x, 10)) & e) / 10 for x, e in zip(q, exact_ids, strict=True)
+    ]
     fast = QueryEncoder(embedder, fast=True)
     ranked = [index.vector_batch("text", [x], 20)[0] for x in q[:105]]
+    searcher = Searcher(Settings(home=home, result_cache_size=0, query_batching=False))
+    for t in queries[:105]:  # embedded beforehand: this times the search, not the encoder
+        searcher.embed("text", t)
+    pairs = list(zip(queries[:105], q[:105], strict=True))
     single = {
         "minilm_fp32": timed(lambda t: embedder.encode([t]), queries[:105]),
         "minilm_bf16_traced": timed(lambda t: fast.encode([t]), queries[:105]),
@@ -245,13 +338,31 @@ def peers(home: Path, queries: list[str]) -> dict:
         "lancedb_hydrate_20_rows": timed(lambda rows: index.hydrate("text", rows), ranked[:105]),
         "numpy_exact": timed(lambda x: np.argpartition(-(v @ x), 10)[:10], list(q[:25])),
         "faiss_flat": timed(lambda x: flat.search(x[None, :], 10), list(q[:25])),
+        # whole hybrid searches in-process, query vector given (no encoder, no HTTP)
+        "dataflux_searcher_hybrid": timed(
+            lambda t: searcher.search(SearchRequest(query=t[0], mode="hybrid")), pairs
+        ),
+        "lancedb_hybrid_query_k20": timed(lambda t: lance.search(t[0], t[1], 20), pairs),
+        "tantivy_faiss_hnsw_hybrid_k20": timed(lambda t: hnsw.search(t[0], t[1], 20), pairs),
+        "tantivy_bm25_k20": timed(lambda t: hnsw._bm25(t[0], 20), pairs),
+        "faiss_hnsw_k20": timed(lambda t: hnsw._knn(t[1], 20), pairs),
     }
     recall = {
         "lancedb_ann": round(float(np.mean(ann_recall)), 4),
         "faiss_flat": round(float(np.mean(faiss_recall)), 4),
         "queries": len(q),
     }
-    return {"recall_at_10": recall, "single_query": single}
+    peer_recall = {
+        LanceHybrid.name: round(float(np.mean(lance_recall)), 4),
+        TantivyHnsw.name: round(float(np.mean(hnsw_recall)), 4),
+    }
+    knobs = {LanceHybrid.name: lance.knobs, TantivyHnsw.name: hnsw.knobs | {"ladder": ladder}}
+    return {
+        "recall_at_10": recall,
+        "single_query": single,
+        "peer_recall_at_10": peer_recall,
+        "peer_knobs": knobs,
+    }
 
 
 # ---- HTTP ---------------------------------------------------------------------------
@@ -339,10 +450,15 @@ async def open_loop(port: int, make, seconds: float, rate: float) -> dict:
     } | pct(lat)
 
 
-class Service:
-    """`uvicorn` on the app factory in its own process (no access log), RSS sampled."""
+DATAFLUX_APP = "dataflux_pipeline.serving.app:create_app"
+PEER_APP = "bench.peers.server:create_app"
 
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+
+class Service:
+    """`uvicorn` on an app factory in its own process (no access log), RSS sampled: the
+    DataFlux service, or a peer engine behind bench.peers.server."""
+
+    def __init__(self, home: Path, env: dict[str, str], factory: str = DATAFLUX_APP) -> None:
         from dataflux_pipeline.cli.demo import free_port
 
         self.port = free_port()
@@ -352,7 +468,7 @@ class Service:
             "-m",
             "uvicorn",
             "--factory",
-            "dataflux_pipeline.serving.app:create_app",
+            factory,
             "--port",
             str(self.port),
             "--no-access-log",
@@ -392,7 +508,8 @@ class Service:
 
 def workloads(corpus: Corpus, seed: int = 3) -> dict:
     rng = random.Random(seed)
-    popular = [phrase(rng) for _ in range(1000)]
+    popular_rng = random.Random(3)  # the same popular queries whatever the seed
+    popular = [phrase(popular_rng) for _ in range(1000)]
     weights = [1 / (r + 1) ** 1.1 for r in range(len(popular))]
 
     def unique() -> str:  # almost never repeats: every request pays for its embedding
@@ -413,50 +530,90 @@ def workloads(corpus: Corpus, seed: int = 3) -> dict:
     }
 
 
+def requests_for(corpus: Corpus, scenario: str, warm: bool = False):
+    """The request stream of one scenario, the same for every engine (a seed per scenario,
+    another for its warm-up): engines answer the same queries, and no scenario repeats
+    another's unique queries into a result cache."""
+    name = scenario.split("@")[0]
+    seed = zlib.crc32(f"{'warm:' if warm else ''}{scenario}".encode())
+    return workloads(corpus, seed)[name]
+
+
 def _busy() -> float:
     t = psutil.cpu_times()
     return t.user + t.system + t.nice + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
 
 
-def drive(port: int, make, args, rate: float | None = None, pid: int | None = None) -> dict:
+def drive(service: Service, corpus: Corpus, scenario: str, args, rate: float | None = None):
     """One scenario after a 2 s warm-up; CPU of the service and of everything else on the
     host is recorded beside it, so a run on a shared machine says so."""
-    warm = asyncio.run(closed_loop(port, make, 2.0, args.concurrency))
+    port, concurrency = service.port, args.concurrency
+    if "@1client" in scenario:
+        concurrency = 1
+    warm = asyncio.run(closed_loop(port, requests_for(corpus, scenario, True), 2.0, concurrency))
     assert warm["errors"] == 0, warm
-    me, service = psutil.Process(), psutil.Process(pid) if pid else None
-    cpu = lambda p: sum(p.cpu_times()[:2]) if p else 0.0  # noqa: E731
-    start = (time.perf_counter(), _busy(), cpu(me), cpu(service))
+    make = requests_for(corpus, scenario)
+    me, proc = psutil.Process(), psutil.Process(service.proc.pid)
+    cpu = lambda p: sum(p.cpu_times()[:2])  # noqa: E731
+    start = (time.perf_counter(), _busy(), cpu(me), cpu(proc), os.getloadavg()[0])
     if rate:
         out = asyncio.run(open_loop(port, make, args.duration, rate))
     else:
-        out = asyncio.run(closed_loop(port, make, args.duration, args.concurrency))
+        out = asyncio.run(closed_loop(port, make, args.duration, concurrency))
     wall = time.perf_counter() - start[0]
-    used = (_busy() - start[1], cpu(me) - start[2], cpu(service) - start[3])
+    used = (_busy() - start[1], cpu(me) - start[2], cpu(proc) - start[3])
     out["service_cpu_cores"] = round(used[2] / wall, 2)
     out["client_cpu_cores"] = round(used[1] / wall, 2)
     out["other_cpu_cores"] = round(max(0.0, used[0] - used[1] - used[2]) / wall, 2)
+    out["load_average_1m"] = round(start[4], 2)
+    print(scenario, out, flush=True)
     return out
 
 
-def http(args, corpus: Corpus, home: Path) -> dict:
+COMPARED = (
+    "search_hybrid_unique",
+    "search_hybrid_unique@1client",
+    "search_vector_unique",
+    "search_vector_unique@1client",
+)
+
+
+def http(args, corpus: Corpus, home: Path, peer_knobs: dict) -> dict:
+    """DataFlux's scenarios, then each peer's on the same queries, then the baselines."""
+    from bench.peers.engines import LanceHybrid, TantivyHnsw
+
     env = {"DATAFLUX_ANN_INDEX_TYPE": args.index_type}
-    out, loads = {}, workloads(corpus)
+    out = {}
     service = Service(home, env)
     try:
-        for name, make in loads.items():
-            out[name] = drive(service.port, make, args, pid=service.proc.pid)
-            print(name, out[name], flush=True)
-        light = argparse.Namespace(**vars(args) | {"concurrency": 1})
+        for name in ("search_hybrid_unique", "search_hybrid_zipf", "search_vector_unique"):
+            out[name] = drive(service, corpus, name, args)
+        out["similar_segment"] = drive(service, corpus, "similar_segment", args)
         for name in ("search_hybrid_unique", "search_vector_unique", "similar_segment"):
-            out[f"{name}@1client"] = drive(service.port, loads[name], light, pid=service.proc.pid)
-            print(f"{name}@1client", out[f"{name}@1client"], flush=True)
+            out[f"{name}@1client"] = drive(service, corpus, f"{name}@1client", args)
         for name in ("search_hybrid_unique", "search_hybrid_zipf"):
             key = f"{name}@{args.rate:g}rps"
-            out[key] = drive(service.port, loads[name], args, args.rate, service.proc.pid)
-            print(key, out[key], flush=True)
+            out[key] = drive(service, corpus, key, args, args.rate)
     finally:
         service.close()
     result = {"scenarios": out, "service_peak_rss_mb": round(service.peak / 2**20)}
+    peers = {}
+    for name in (LanceHybrid.name, TantivyHnsw.name):
+        peer_env = env | {"PEER_ENGINE": name}
+        if name == TantivyHnsw.name:
+            peer_env |= {
+                "PEER_FOLDER": str(home / "peers" / name),
+                "PEER_EF": str(peer_knobs[name]["ef_search"]),
+            }
+        service = Service(home, peer_env, PEER_APP)
+        try:
+            scenarios = {key: drive(service, corpus, key, args) for key in COMPARED}
+        finally:
+            service.close()
+        peers[name] = {"scenarios": scenarios, "service_peak_rss_mb": round(service.peak / 2**20)}
+    result["peers"] = peers
+    if args.skip_baselines:
+        return result
     before = {}
     for label, extra, name in (
         (
@@ -471,13 +628,55 @@ def http(args, corpus: Corpus, home: Path) -> dict:
         service = Service(home, env | extra)
         try:
             scenario = f"search_hybrid_{name}"
-            before[label] = {
-                scenario: drive(service.port, loads[scenario], args, pid=service.proc.pid)
-            }
-            print(label, before[label], flush=True)
+            before[label] = {scenario: drive(service, corpus, scenario, args)}
         finally:
             service.close()
     return result | {"before": before}
+
+
+def summary(report: dict) -> dict:
+    """DataFlux against the best peer (by unique-hybrid throughput with 8 clients), and the
+    issue's targets: >= 1.5x that peer at recall@10 >= 0.95, one-client hybrid p95 <= 25 ms."""
+    mine = report["scenarios"]
+    peers = report["peers"]
+    rps = lambda n: peers[n]["scenarios"]["search_hybrid_unique"]["throughput_rps"]  # noqa: E731
+    best = max(peers, key=rps)
+    ratio = mine["search_hybrid_unique"]["throughput_rps"] / rps(best)
+    ratio_1 = (
+        mine["search_hybrid_unique@1client"]["throughput_rps"]
+        / peers[best]["scenarios"]["search_hybrid_unique@1client"]["throughput_rps"]
+    )
+    recall = report["recall_at_10"]["lancedb_ann"]
+    p95 = mine["search_hybrid_unique@1client"]["p95_ms"]
+    return {
+        "best_peer": best,
+        "hybrid_throughput_ratio_8_clients": round(ratio, 2),
+        "hybrid_throughput_ratio_1_client": round(ratio_1, 2),
+        "target_throughput_1_5x_at_recall_0_95": ratio >= 1.5 and recall >= 0.95,
+        "target_one_client_hybrid_p95_25ms": p95 <= 25.0,
+    }
+
+
+def table(report: dict) -> str:
+    """The comparison as the markdown table docs/benchmarks.md records."""
+    engines = {"dataflux": report} | report["peers"]
+    lines = [
+        "| engine | scenario | requests | req/s | p50 ms | p95 ms | p99 ms | service cores "
+        "| recall@10 | hybrid nDCG@10 (eval) |",
+        "|" + " --- |" * 10,
+    ]
+    for name, found in engines.items():
+        recall = found["recall_at_10"]
+        recall = recall["lancedb_ann"] if isinstance(recall, dict) else recall
+        ndcg = found.get("eval", {}).get("hybrid", {}).get("ndcg", "")
+        for scenario in COMPARED:
+            r = found["scenarios"][scenario]
+            lines.append(
+                f"| {name} | {scenario} | {r['requests']} | {r['throughput_rps']} "
+                f"| {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['service_cpu_cores']} "
+                f"| {recall} | {ndcg} |"
+            )
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -490,11 +689,18 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per scenario")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop offered load")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/dataflux-bench"))
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/dataflux-bench-search"))
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/search.json")
     parser.add_argument("--keep", action="store_true", help="keep the workdir (the index)")
     parser.add_argument("--build-only", action="store_true", help="build the index and stop")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept index of the same --n")
+    parser.add_argument(
+        "--recall-floor", type=float, default=0.95, help="recall@10 the HNSW peer is tuned to"
+    )
+    parser.add_argument("--skip-eval", action="store_true", help="no nDCG on tests/eval")
+    parser.add_argument(
+        "--skip-baselines", action="store_true", help="no restarted-service baselines"
+    )
     args = parser.parse_args()
     home = args.workdir / "data"
     if not args.reuse:
@@ -502,13 +708,26 @@ def main() -> int:
     home.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     corpus, built = build(args, home)
+    built["peers"] = {"tantivy_faiss_hnsw": build_peers(home, args)}
     print("built", built, flush=True)
     if args.build_only:
         return 0
     queries = [f"{phrase(random.Random(i))} {corpus.filler[i]}" for i in range(200)]
-    measured = peers(home, queries)
-    print("peers", measured, flush=True)
-    served = http(args, corpus, home)
+    measured = components(home, queries, args.recall_floor)
+    peer_recall, knobs = measured.pop("peer_recall_at_10"), measured.pop("peer_knobs")
+    print("components", measured, peer_recall, knobs, flush=True)
+    evaluated = {}
+    if not args.skip_eval:
+        from bench.peers.evaluation import evaluate
+
+        evaluated = evaluate(knobs["tantivy_faiss_hnsw"]["ef_search"])
+        print("eval", evaluated, flush=True)
+    served = http(args, corpus, home, knobs)
+    for name, peer in served["peers"].items():
+        peer["knobs"] = knobs[name]
+        peer["recall_at_10"] = peer_recall[name]
+        if evaluated:
+            peer["eval"] = evaluated["peers"][name]
     report = {
         "command": "python bench/search.py " + " ".join(sys.argv[1:]),
         "n": args.n,
@@ -523,9 +742,17 @@ def main() -> int:
         **served,
         "bench_seconds": round(time.perf_counter() - t0),
     }
+    if evaluated:
+        report["eval"] = evaluated["dataflux"] | {
+            "queries": evaluated["queries"],
+            "segments": evaluated["segments"],
+        }
+    report["summary"] = summary(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
+    print(table(report))
+    print(json.dumps(report["summary"], indent=1))
     if not args.keep:
         shutil.rmtree(args.workdir, ignore_errors=True)
     return 0

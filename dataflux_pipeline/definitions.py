@@ -10,6 +10,8 @@ from dataflux_pipeline.defs.assets import (
     intake,
     lifecycle,
     maintenance,
+    people,
+    proxies,
     relationships,
 )
 from dataflux_pipeline.defs.deployment import executor_for
@@ -24,7 +26,17 @@ SETTINGS = get_settings()
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(
-        [intake, analysis, embeddings, index, relationships, lifecycle, maintenance]
+        [
+            intake,
+            analysis,
+            proxies,
+            embeddings,
+            index,
+            relationships,
+            people,
+            lifecycle,
+            maintenance,
+        ]
     ),
     asset_checks=dg.load_asset_checks_from_modules([checks]),
     jobs=[ingest_job, lifecycle.catalog_sync_job, maintenance.index_maintenance_job],

@@ -22,8 +22,17 @@ class SourceConfig(BaseModel):
         description="Copy originals into the store (for sources whose files are transient); "
         "by default they are referenced where they are.",
     )
-    owner: str | None = Field(None, description="Who owns what lands here.")
-    group: str | None = Field(None, description="The group that shares it.")
+    owner: str | None = Field(None, description="The user who owns what lands here.")
+    group: str | None = Field(None, description="The group that owns it with them.")
+    visibility: Literal["private", "shared", "public"] | None = Field(
+        None, description="Default: private with an owner or group, else public."
+    )
+
+    @property
+    def default_visibility(self) -> str:
+        if self.visibility:
+            return self.visibility
+        return "private" if self.owner or self.group else "public"
 
     @property
     def remote(self) -> bool:
@@ -53,6 +62,11 @@ class Settings(BaseSettings):
     )
     copy_originals: bool = Field(
         False, description="Copy landing files into the store instead of referencing them."
+    )
+    landing_owner: str | None = Field(None, description="User who owns the landing folder's files.")
+    landing_group: str | None = Field(None, description="Group that owns them with that user.")
+    landing_visibility: Literal["private", "shared", "public"] | None = Field(
+        None, description="Default: private with an owner or group, else public."
     )
     sources: list[SourceConfig] = Field(
         default_factory=list, description="More watched folders or S3 prefixes (JSON list)."
@@ -115,7 +129,10 @@ class Settings(BaseSettings):
     text_model: str = Field(default_factory=_default_text_model)
     clip_model: str | None = Field(None, description="Local CLIP folder; unset skips CLIP.")
     whisper_model: str | None = Field(
-        None, description="Local Whisper folder; unset skips speech to text."
+        None,
+        description="Local Whisper folder: CTranslate2 (faster-whisper) or Hugging Face "
+        "format, or `packaged:whisper-base` for the weights packages; unset skips speech "
+        "to text.",
     )
     device: str = Field("auto", description="auto, cpu or cuda.")
     embed_batch_size: int = Field(64, ge=1)
@@ -137,13 +154,77 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000", description="The service `dataflux search` and tools ask."
     )
     api_key: str | None = Field(None, description="Key the CLI sends to the service.")
+    mcp_key: str | None = Field(
+        None,
+        description="API key `dataflux mcp` acts with (before DATAFLUX_API_KEY); the key's "
+        "user is who the assistant is.",
+    )
+    mcp_allowed_roots: list[str] = Field(
+        default_factory=list,
+        description="Folders and s3:// prefixes the MCP `ingest` tool may take files from "
+        "(JSON list); empty: it takes file bytes only.",
+    )
+    mcp_allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        description="Browser origins /mcp answers (`:*` is any port); a request carrying "
+        "another Origin is refused, against DNS rebinding. Assistants send none.",
+    )
     doc_chunk_overlap_chars: int = Field(
         100, ge=0, description="Text repeated from the end of a chunk at the start of the next."
     )
     whisper_batch_size: int = Field(8, ge=1, description="30 s chunks per Whisper batch.")
+    # vision and speech models (the `vision` and `speech` extras; off when not installed)
+    ocr: bool = Field(True, description="Read text in images, keyframes and scanned pages.")
+    ocr_min_confidence: float = Field(0.5, ge=0, le=1, description="Drop OCR lines below.")
+    ocr_min_chars: int = Field(
+        3, ge=1, description="A picture with fewer OCR'd letters and digits has no text."
+    )
+    image_tags: bool = Field(True, description="Tag images and keyframes (ImageNet classes).")
+    tag_top_k: int = Field(5, ge=1, le=50, description="Most tags kept per picture.")
+    tag_min_score: float = Field(
+        0.25, ge=0, le=1, description="Tags below this are dropped (below, mostly wrong)."
+    )
+    face_detection: bool = Field(True, description="Find faces in images and keyframes.")
+    face_recognition: bool = Field(
+        False,
+        description="Face embeddings and people (FaceNet weights carry research-use terms: "
+        "opt in, see docs/models.md).",
+    )
+    face_min_confidence: float = Field(0.9, ge=0, le=1, description="Weaker detections dropped.")
+    face_min_px: int = Field(20, ge=12, description="Smallest face looked for, in pixels.")
+    face_match_threshold: float = Field(
+        0.6, ge=-1, le=1, description="Cosine at which a face joins a person."
+    )
+    safety: bool = Field(True, description="Score images and keyframes for NSFW content.")
+    nsfw_threshold: float = Field(
+        0.8, ge=0, le=1, description="Score from which a picture is unsafe (`safe` filter)."
+    )
+    vad: bool = Field(True, description="Silero voice activity decides the speech label.")
+    vad_threshold: float = Field(0.5, ge=0, le=1, description="Speech probability threshold.")
+    # browser-playable copies of audio and video browsers cannot play as they are
+    proxies: bool = Field(True, description="Make H.264/AAC proxies of MKV, AVI, HEVC, ...")
+    proxy_max_height: int = Field(720, ge=16, description="Proxy video height at most (px).")
+    proxy_video_kbps: int = Field(2500, ge=100, description="Proxy video bit rate at most.")
+    proxy_audio_kbps: int = Field(128, ge=32, description="Proxy audio bit rate.")
     api_keys: dict[str, list[str]] = Field(
         default_factory=dict,
         description='API key -> scopes ("search", "upload"), JSON; empty leaves the API open.',
+    )
+    jwt_secret: str | None = Field(
+        None, description="Signs access tokens; default a random key kept under the home."
+    )
+    access_token_ttl_s: int = Field(900, ge=30, description="Access token lifetime.")
+    refresh_token_ttl_s: int = Field(30 * 86400, ge=60, description="Session lifetime.")
+    oidc_issuer: str | None = Field(None, description="Accept tokens from this issuer.")
+    oidc_audience: str | None = Field(None, description="The audience they must name.")
+    oidc_jwks_url: str | None = Field(None, description="Where the issuer lists its keys.")
+    oidc_roles_claim: str = Field("roles", description="Dotted claim holding roles.")
+    oidc_groups_claim: str = Field("groups", description="Dotted claim holding groups.")
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict, description='Claim value -> role, e.g. {"media-admins": "admin"}.'
+    )
+    oidc_default_role: str | None = Field(
+        "viewer", description="Role of a token naming none (empty: refuse such tokens)."
     )
     metrics_token: str | None = Field(
         None, description="Bearer token Prometheus sends to GET /metrics (a secret)."
@@ -180,6 +261,14 @@ class Settings(BaseSettings):
         3600.0, ge=0, description="Index versions younger than this survive optimize."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    min_score: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Hits with a calibrated relevance below this are left out (bench/"
+        "calibrate.py: on the evaluation set 0.05 lifts the share of relevant hits from "
+        "0.12 to 0.45 while hybrid nDCG@10 goes from 0.948 to 0.953).",
+    )
     query_encoder_bf16: bool = Field(
         True, description="Queries through a bf16 TorchScript copy of the text model (CPU)."
     )
@@ -211,8 +300,11 @@ class Settings(BaseSettings):
             name="landing",
             uri=self.landing_uri or str(self.landing),
             copy_files=self.copy_originals,
+            owner=self.landing_owner,
+            group=self.landing_group,
+            visibility=self.landing_visibility,
         )
-        uploads = SourceConfig(name="uploads", uri=str(self.uploads))
+        uploads = SourceConfig(name="uploads", uri=str(self.uploads), visibility="private")
         return [landing, uploads, *self.sources]
 
     @property

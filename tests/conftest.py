@@ -27,3 +27,13 @@ def tiny_clip(tmp_path_factory) -> Path:
     from dataflux_pipeline.models.scaffold import random_clip
 
     return random_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def definitions_resolved() -> None:
+    """Build the repository once, before any test instance exists: Dagster caches the
+    load context of the first build with a weak reference to the instance current then,
+    and a build after that test instance closed would fail on the dead reference."""
+    from dataflux_pipeline.definitions import defs
+
+    defs.get_repository_def()

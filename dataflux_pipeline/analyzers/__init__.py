@@ -77,12 +77,14 @@ def _sidecar_segments(item: MediaItem) -> list[Segment]:
 
 
 def analyze_file(item: MediaItem, registry: AnalyzerRegistry) -> AnalysisResult:
-    """Run the analyzer for the file's MIME type, plus its audio track and sidecars.
+    """Run the analyzer for the file's MIME type, plus its audio track, the vision
+    enrichers over its pictures (image, keyframes, scanned pages) and its sidecars.
 
     Raises AnalysisError with a message for people when the file cannot be analyzed.
     """
     from dataflux_pipeline.analyzers.audio.analyzer import AudioAnalyzer
     from dataflux_pipeline.analyzers.audio.decode import has_audio
+    from dataflux_pipeline.analyzers.vision import enrich
 
     analyzer = registry.for_mime(item.mime_type)
     if analyzer is None:
@@ -94,5 +96,6 @@ def analyze_file(item: MediaItem, registry: AnalyzerRegistry) -> AnalysisResult:
         track.duration_s = None
         track.metadata = {"audio": track.metadata}
         result.merge(track)
+    enrich(item, result, registry.settings)
     result.segments.extend(_sidecar_segments(item))
     return result

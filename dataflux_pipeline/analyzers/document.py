@@ -2,9 +2,9 @@
 text, the document's language, and a page image for every page without a text layer.
 
 A PDF page with no text (a scan, a photo) is rendered with pypdfium2 to a thumbnail and
-marked `needs_ocr`. No OCR runs here: nothing on the package index reads text from images
-offline without shipping model weights, so those pages wait for an OCR step; meanwhile
-their thumbnails reach the CLIP index like any image.
+marked `needs_ocr`; the OCR enricher (`vision/ocr.py`, the `vision` extra) then reads it
+at a higher resolution into an `ocr` segment, and its thumbnail reaches the CLIP index
+like any image.
 """
 
 from __future__ import annotations

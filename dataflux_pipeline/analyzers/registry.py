@@ -14,8 +14,9 @@ log = logging.getLogger(__name__)
 
 
 class AnalyzerRegistry:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self._by_mime: dict[str, Analyzer] = {}
+        self.settings = settings or get_settings()  # what the vision enrichers read
 
     def register(self, analyzer: Analyzer) -> None:
         """Later registrations win, so a plugin can replace a built-in for a MIME type."""
@@ -45,7 +46,7 @@ def default_registry(settings: Settings | None = None) -> AnalyzerRegistry:
     from dataflux_pipeline.analyzers.video.analyzer import VideoAnalyzer
 
     settings = settings or get_settings()
-    registry = AnalyzerRegistry()
+    registry = AnalyzerRegistry(settings)
     for cls in (VideoAnalyzer, AudioAnalyzer, ImageAnalyzer, DocumentAnalyzer):
         registry.register(cls(settings))
     for ep in entry_points(group=ENTRY_POINT_GROUP):

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from dataflux_pipeline.catalog.models import Asset, SourcePath, StaleRows, now
+from dataflux_pipeline.catalog.people import forget_assets
 from dataflux_pipeline.catalog.store import Catalog
 
 
@@ -123,15 +124,18 @@ def promote(catalog: Catalog, partition: str) -> list[str]:
                 or_(Asset.pending_partition == partition, Asset.analysis_partition == partition)
             )
         )
-        current = []
+        current, moved = [], []
         for asset in rows:
             if asset.pending_partition == partition and asset.status == "analyzed":
                 old = asset.analysis_partition
                 if old is not None and old != partition:
                     s.merge(StaleRows(asset_id=asset.asset_id, partition=old))
+                    moved.append(asset.asset_id)
                 asset.analysis_partition, asset.pending_partition = partition, None
                 asset.index_dirty, asset.updated_at = True, stamp
             if asset.analysis_partition == partition:
                 current.append(asset.asset_id)
         Catalog.bump(s)
+    if moved:  # their faces are found again in the new analysis
+        forget_assets(catalog, moved)
     return sorted(current)

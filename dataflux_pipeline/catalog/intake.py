@@ -8,11 +8,12 @@ file changed) changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 
-from dataflux_pipeline.catalog.models import Asset, Exclusion, SourcePath, now
+from dataflux_pipeline.catalog.access import apply_intents
+from dataflux_pipeline.catalog.models import Asset, AssetAccess, Exclusion, SourcePath, now
 from dataflux_pipeline.catalog.store import Catalog, Change
 from dataflux_pipeline.intake.records import IntakeRecord
 
@@ -80,8 +81,15 @@ def _claim(asset: Asset, rec: IntakeRecord, partition: str, excluded: bool) -> s
 
 
 def apply_intake(
-    catalog: Catalog, partition: str, records: Sequence[IntakeRecord], run_id: str | None = None
+    catalog: Catalog,
+    partition: str,
+    records: Sequence[IntakeRecord],
+    run_id: str | None = None,
+    owners: Mapping[str, tuple[list[str], str]] | None = None,
 ) -> Change:
+    """`owners`: per source, the reader labels that own what lands there and the
+    visibility it gets (default: no owner, public)."""
+    owners = owners or {}
     change = Change()
     with catalog.session() as s:
         stamp = now()
@@ -113,13 +121,23 @@ def apply_intake(
                 if side_path is not None:
                     side_path.asset_id, side_path.state = rec.asset_id, "sidecar"
             asset = s.get(Asset, rec.asset_id)
+            source_owners, visibility = owners.get(rec.source, ([], "public"))
             if asset is None:
                 asset = _new_asset(rec, partition)
                 s.add(asset)
                 s.flush()
+                apply_intents(s, asset, source_owners, visibility)
                 what = "claimed" if asset.pending_partition == partition else rec.outcome
                 Catalog.event(s, "added", rec.asset_id, source_id=rec.source, path=rec.path)
             else:
+                for principal in source_owners:  # a second source's owners may read it too
+                    if s.get(AssetAccess, (rec.asset_id, principal)) is None:
+                        s.add(
+                            AssetAccess(
+                                asset_id=rec.asset_id, principal=principal, relation="owner"
+                            )
+                        )
+                        asset.index_dirty = True
                 what = _claim(asset, rec, partition, rec.asset_id in excluded)
                 Catalog.event(s, f"seen_{what}", rec.asset_id, source_id=rec.source, path=rec.path)
             if what == "claimed":

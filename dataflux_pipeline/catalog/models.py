@@ -26,6 +26,7 @@ class Source(Base):
     copy: Mapped[bool] = mapped_column(Boolean, default=False)
     owner: Mapped[str | None] = mapped_column(String(128))
     group: Mapped[str | None] = mapped_column(String(128))
+    visibility: Mapped[str] = mapped_column(String(16), default="public", server_default="public")
 
 
 class SourcePath(Base):
@@ -83,6 +84,33 @@ class Asset(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_by: Mapped[str | None] = mapped_column(String(128))
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # private: its owners only; shared: owners and those it is shared with; public: anyone
+    # signed in to the deployment
+    visibility: Mapped[str] = mapped_column(String(16), default="public", server_default="public")
+
+
+class AssetAccess(Base):
+    """Who may read a content besides admins: owners and those it is shared with.
+    `principal` is `u:<user id>` or `g:<group id>`."""
+
+    __tablename__ = "asset_access"
+
+    asset_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    relation: Mapped[str] = mapped_column(String(16))  # owner | reader
+    granted_by: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class UploadIntent(Base):
+    """Who uploaded a content and how visible they want it, until the intake creates it."""
+
+    __tablename__ = "upload_intents"
+
+    asset_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    visibility: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
 class StaleRows(Base):
@@ -138,3 +166,29 @@ class PartitionLock(Base):
     partition: Mapped[str] = mapped_column(String(128), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PersonRecord(Base):
+    """A person the face clustering found; `total` and `count` keep its exact centroid.
+    A merged person points at the one it was folded into."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    total: Mapped[list] = mapped_column(JSON)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class PersonFace(Base):
+    """Which person a face (a `face` segment) was assigned to, and its embedding, so a
+    face that leaves the catalog can leave its person's centroid exactly."""
+
+    __tablename__ = "person_faces"
+
+    segment_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(String(80), index=True)
+    person_id: Mapped[int] = mapped_column(Integer, index=True)
+    embedding: Mapped[list] = mapped_column(JSON)

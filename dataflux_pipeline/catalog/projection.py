@@ -5,6 +5,7 @@ a removal, a rename or a delete all end in the same, checkable state."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,9 +13,10 @@ from datetime import datetime
 import polars as pl
 from sqlalchemy import select, update
 
+from dataflux_pipeline.catalog.access import labels_of
 from dataflux_pipeline.catalog.models import Asset
 from dataflux_pipeline.catalog.store import Catalog
-from dataflux_pipeline.storage.index import IndexWriter, quote
+from dataflux_pipeline.storage.index import NAMES_SPACE, IndexWriter, quote
 from dataflux_pipeline.storage.tables import TableStore
 
 SEGMENT_COLUMNS = ["segment_id", "kind", "start_s", "end_s", "page", "text", "thumbnail"]
@@ -30,6 +32,8 @@ class Target:
     file_name: str | None
     media_type: str | None
     updated_at: datetime
+    readers: tuple[str, ...] = ("public",)
+    path: str | None = None
 
 
 def targets(catalog: Catalog, asset_ids: Iterable[str]) -> dict[str, Target]:
@@ -38,6 +42,7 @@ def targets(catalog: Catalog, asset_ids: Iterable[str]) -> dict[str, Target]:
     with catalog.reading() as s:
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
+            labels = labels_of(s, chunk)
             for a in s.scalars(select(Asset).where(Asset.asset_id.in_(chunk))):
                 searchable = a.live and a.deleted_at is None and a.purged_at is None
                 out[a.asset_id] = Target(
@@ -45,8 +50,44 @@ def targets(catalog: Catalog, asset_ids: Iterable[str]) -> dict[str, Target]:
                     a.file_name,
                     a.media_type,
                     a.updated_at,
+                    tuple(labels[a.asset_id]),
+                    a.path,
                 )
     return out
+
+
+def name_text(path: str | None) -> str | None:
+    """A path as words: folders and the file name, split at punctuation, case changes
+    and digit runs, extension dropped (`trips/Italy/IMG_2023-05-01_beach.jpg` ->
+    `trips Italy IMG 2023 05 01 beach`)."""
+    if not path:
+        return None
+    stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+    words = []
+    for part in re.split(r"[\W_]+", stem):
+        part = re.sub(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])", " ", part)
+        words += re.sub(r"(?<=[a-zß-ÿ])(?=[A-ZÀ-Þ])", " ", part).split()
+    return " ".join(words) or None
+
+
+def _name_rows(plan: dict[str, Target]) -> pl.DataFrame:
+    """One row per searchable content in the `names` space, so its folder and file names
+    are found by full-text search; renames change only these rows."""
+    rows = [
+        {
+            "segment_id": f"{a}:name:0",
+            "asset_id": a,
+            "space": NAMES_SPACE,
+            "model": "file-name",
+            "model_version": "1",
+            "vector": [0.0],
+            "kind": "name",
+            "text": name_text(t.path),
+        }
+        for a, t in plan.items()
+        if t.partition and name_text(t.path)
+    ]
+    return pl.DataFrame(rows) if rows else pl.DataFrame()
 
 
 def expected_rows(tables: TableStore, plan: dict[str, Target]) -> pl.DataFrame:
@@ -63,16 +104,25 @@ def expected_rows(tables: TableStore, plan: dict[str, Target]) -> pl.DataFrame:
             continue
         segments = tables.read_assets("segments", partition, ids).select(SEGMENT_COLUMNS)
         frames.append(vectors.join(segments, on="segment_id", how="inner"))
+    names = _name_rows(plan)
+    if names.height:
+        frames.append(names)
     if not frames:
         return pl.DataFrame()
-    rows = pl.concat(frames, how="vertical_relaxed")
+    rows = pl.concat(frames, how="diagonal_relaxed")
     shown = pl.DataFrame(
         {
             "asset_id": list(plan),
             "file_name": [t.file_name for t in plan.values()],
             "media_type": [t.media_type for t in plan.values()],
+            "readers": [list(t.readers) for t in plan.values()],
         },
-        schema={"asset_id": pl.String, "file_name": pl.String, "media_type": pl.String},
+        schema={
+            "asset_id": pl.String,
+            "file_name": pl.String,
+            "media_type": pl.String,
+            "readers": pl.List(pl.String),
+        },
     )
     return rows.join(shown, on="asset_id", how="left").drop("dim", "partition", strict=False)
 

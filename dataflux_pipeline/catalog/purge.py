@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, or_, select
 
+from dataflux_pipeline.analyzers.playback import PROXIES
 from dataflux_pipeline.catalog.models import Asset, StaleRows, now
+from dataflux_pipeline.catalog.people import forget_assets
 from dataflux_pipeline.catalog.store import Catalog, purges_held
 from dataflux_pipeline.storage.objects import Storage
 from dataflux_pipeline.storage.schemas import TABLES
@@ -81,15 +83,17 @@ def purge(
     report = PurgeReport()
     if ids:
         _drop_rows(catalog, tables, ids, report)
+        forget_assets(catalog, ids)
     with catalog.reading() as s:
         assets = list(s.scalars(select(Asset).where(Asset.asset_id.in_(ids))))
     in_use = _in_use(catalog, set(ids)) if assets else set()
     for asset in assets:
-        folder = f"{THUMBNAILS}/{asset.asset_id[:2]}/{asset.asset_id}"
+        derived = [f"{top}/{asset.asset_id[:2]}/{asset.asset_id}" for top in (THUMBNAILS, PROXIES)]
         for where in filter(None, (store, remote)):
-            if where.exists(folder):
-                where.remove_tree(folder)
-                report.files_removed += 1
+            for folder in derived:
+                if where.exists(folder):
+                    where.remove_tree(folder)
+                    report.files_removed += 1
             for rel in _store_paths(asset):
                 if rel not in in_use and where.exists(rel):
                     where.remove(rel)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -155,22 +155,25 @@ class Catalog:
         with self.reading() as s:
             return s.get(Asset, asset_id)
 
-    def resolve(self, ident: str) -> str | None:
-        """A full id, or the one live-or-kept asset whose id starts with a prefix of at
-        least 8 hex characters; AmbiguousId when several do."""
+    def resolve(self, ident: str, among: Collection[str] | None = None) -> str | None:
+        """A full id, or the one kept asset whose id starts with a prefix of at least 8 hex
+        characters (only those `among`, when given); AmbiguousId when several do."""
         if len(ident) == 64 or ident.startswith("unreadable-"):
             return ident
         if len(ident) < MIN_PREFIX or not set(ident) <= HEX:
             return None
-        with self.reading() as s:
-            found = list(
-                s.scalars(
-                    select(Asset.asset_id)
-                    .where(Asset.asset_id.startswith(ident), Asset.purged_at.is_(None))
-                    .order_by(Asset.asset_id)
-                    .limit(20)
+        if among is not None:
+            found = sorted(a for a in among if a.startswith(ident))[:20]
+        else:
+            with self.reading() as s:
+                found = list(
+                    s.scalars(
+                        select(Asset.asset_id)
+                        .where(Asset.asset_id.startswith(ident), Asset.purged_at.is_(None))
+                        .order_by(Asset.asset_id)
+                        .limit(20)
+                    )
                 )
-            )
         if len(found) > 1:
             raise AmbiguousId(ident, found)
         return found[0] if found else None

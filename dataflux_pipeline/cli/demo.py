@@ -18,6 +18,9 @@ DEMO_QUERIES = [
     "whales singing under the ocean",
     "how long do you bake a loaf",
     "planets going around the sun",
+    "a cat",  # the photos are found by what they show (image tags) and say (OCR)
+    "coffee cup",
+    "bakery",
 ]
 
 

@@ -16,7 +16,9 @@ LOCAL_INSTANCE_YAML = Path(__file__).with_name("dagster.yaml")
 
 def prepare_dagster_home(settings: Settings) -> Path:
     """DAGSTER_HOME, created with the local instance settings if it has none yet."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home)))
+    if not os.environ.get("DAGSTER_HOME"):  # unset or empty
+        os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
     if not target.exists():

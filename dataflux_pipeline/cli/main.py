@@ -67,13 +67,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from dataflux_pipeline.serving.app import create_app
 
     settings = get_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.api_host,
-        port=args.port or settings.api_port,
-        log_level="warning",
-    )
+    host, port = args.host or settings.api_host, args.port or settings.api_port
+    if args.workers > 1:  # each worker a process of its own over the same index and catalog
+        uvicorn.run(
+            "dataflux_pipeline.serving.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_level="warning",
+        )
+        return 0
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from dataflux_pipeline.cli.mcp import serve_stdio
+
+    return serve_stdio(get_settings(), args.user)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -109,6 +121,18 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return restore(get_settings(), args.src)
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    from dataflux_pipeline.cli.users import users
+
+    return users(get_settings(), args.action, args.name, args.role, args.password_stdin)
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from dataflux_pipeline.cli.users import export_feedback
+
+    return export_feedback(get_settings(), args.out)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from dataflux_pipeline.cli.demo import run_demo
 
@@ -137,7 +161,11 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the HTTP search service")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, default=1, help="processes answering requests")
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("mcp", help="the MCP server over stdio, for assistants (acts as one user)")
+    p.add_argument("--user", help="act as this account (else DATAFLUX_MCP_KEY / DATAFLUX_API_KEY)")
+    p.set_defaults(func=cmd_mcp)
     p = sub.add_parser("up", help="the Dagster UI and daemon plus the search service")
     p.add_argument("--workspace", default="workspace.yaml")
     p.add_argument("--ui-port", type=int, default=3000)
@@ -156,6 +184,18 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="restore a backup into this (empty) DATAFLUX_HOME")
     p.add_argument("src")
     p.set_defaults(func=cmd_restore)
+    p = sub.add_parser("users", help="accounts: add, list, disable, enable, reset-password")
+    p.add_argument(
+        "action", choices=["add", "list", "disable", "enable", "reset-password", "set-role"]
+    )
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", default="viewer", choices=["admin", "editor", "viewer"])
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(func=cmd_users)
+    p = sub.add_parser("feedback", help="export relevance judgements as an evaluation set")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--out", default="feedback-queries.json")
+    p.set_defaults(func=cmd_feedback)
     p = sub.add_parser("demo", help="write a sample media set, ingest it, search it over HTTP")
     p.add_argument("--fixtures", help="also copy the audio fixtures from this folder")
     p.set_defaults(func=cmd_demo)
@@ -164,7 +204,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command in ("ingest", "demo", "search", "serve", "reanalyze", "delete"):
+    if args.command in ("ingest", "demo", "search", "serve", "reanalyze", "delete", "mcp"):
         from dataflux_pipeline.cli.ingest import quiet_libraries
 
         quiet_libraries()

@@ -8,6 +8,7 @@ picks them per deployment."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,7 @@ class SourceSpec(dg.Config):
     copy_files: bool = False
     owner: str | None = None
     group: str | None = None
+    visibility: str | None = None
 
 
 class SourcesResource(_Knobs):
@@ -110,6 +112,9 @@ class SourcesResource(_Knobs):
     landing_dir: str | None = None
     landing_uri: str | None = None
     copy_originals: bool = False
+    landing_owner: str | None = None
+    landing_group: str | None = None
+    landing_visibility: str | None = None
     sources: list[SourceSpec] = Field(default_factory=list)
     batch_size: int = 64
     settle_seconds: float = 2.0
@@ -127,7 +132,8 @@ class SourcesResource(_Knobs):
 
 
 class AnalyzersResource(_Knobs):
-    """The analyzer plugins and their knobs (window lengths, shot limits, speech)."""
+    """The analyzer plugins and their knobs (window lengths, shot limits, speech, and each
+    vision and speech model on or off with its thresholds)."""
 
     audio_sample_rate: int = 22050
     audio_window_s: float = 10.0
@@ -143,6 +149,25 @@ class AnalyzersResource(_Knobs):
     whisper_model: str | None = None
     whisper_batch_size: int = 8
     device: str = "auto"
+    home: str = "data"  # where the packaged Whisper weights are assembled
+    ocr: bool = True
+    ocr_min_confidence: float = 0.5
+    ocr_min_chars: int = 3
+    image_tags: bool = True
+    tag_top_k: int = 5
+    tag_min_score: float = 0.25
+    face_detection: bool = True
+    face_recognition: bool = False
+    face_match_threshold: float = 0.6
+    face_min_confidence: float = 0.9
+    face_min_px: int = 20
+    safety: bool = True
+    vad: bool = True
+    vad_threshold: float = 0.5
+    proxies: bool = True
+    proxy_max_height: int = 720
+    proxy_video_kbps: int = 2500
+    proxy_audio_kbps: int = 128
 
     def registry(self) -> AnalyzerRegistry:
         return default_registry(self.settings())
@@ -156,6 +181,17 @@ class EmbeddingModels(_Knobs):
     device: str = "auto"
     embed_batch_size: int = 64
     cuda_batch_size: int = 256
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Start loading the text model while the run's first steps work, so that the
+        embeddings step finds it ready (loading takes seconds; a file's whole run a few)."""
+        threading.Thread(target=self._warm, name="warm-text-model", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            self.text()
+        except Exception as exc:  # the embeddings step reports it, with a retry policy
+            log.info("text model not preloaded: %s", exc)
 
     def _batch(self) -> int:
         """Larger batches where the device has the memory and parallelism for them."""

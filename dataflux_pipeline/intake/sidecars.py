@@ -13,6 +13,7 @@ SUBTITLE_EXT = {".srt", ".vtt"}
 METADATA_EXT = {".json", ".txt", ".nfo"}
 ARTWORK_EXT = {".jpg", ".jpeg", ".png", ".webp"}
 SIDECAR_EXT = SUBTITLE_EXT | METADATA_EXT | ARTWORK_EXT
+TEXTUAL_EXT = SUBTITLE_EXT | METADATA_EXT
 _RANK = {"video": 0, "audio": 1, "document": 2, "image": 3}
 
 
@@ -39,7 +40,10 @@ def sidecar_kind(primary: Path, candidate: Path) -> str | None:
         return "subtitle"
     if ext in ARTWORK_EXT and timed:
         return "artwork"
-    if (ext in METADATA_EXT and _rank(primary) < _rank(candidate)) or ext == ".json":
+    media = media_type_of(expected_mime(primary)) in ("video", "audio", "image")
+    # a photo's, a song's or a video's `.txt` is its caption; beside a document it is a
+    # document of its own
+    if (ext in METADATA_EXT and (media or _rank(primary) < _rank(candidate))) or ext == ".json":
         return "metadata"
     return None
 
@@ -55,7 +59,8 @@ def group_files(paths: Iterable[Path]) -> list[FileGroup]:
         by_stem.setdefault(_stem_key(p), []).append(p)
     groups: list[FileGroup] = []
     for members in by_stem.values():
-        members.sort(key=lambda p: (_rank(p), p.suffix.lower() in SIDECAR_EXT, p.name))
+        # text and subtitle files are never the primary while a media file shares the stem
+        members.sort(key=lambda p: (p.suffix.lower() in TEXTUAL_EXT, _rank(p), p.name))
         group = FileGroup(members[0])
         for other in members[1:]:
             kind = sidecar_kind(group.primary, other)

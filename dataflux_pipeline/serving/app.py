@@ -7,7 +7,6 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -16,14 +15,28 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dataflux_pipeline import __version__
-from dataflux_pipeline.serving.auth import refusal
 from dataflux_pipeline.serving.deps import Service
 from dataflux_pipeline.serving.guard import BodyGuard
+from dataflux_pipeline.serving.mcp.http import METHODS as MCP_METHODS
+from dataflux_pipeline.serving.mcp.http import McpEndpoint
 from dataflux_pipeline.serving.metrics import Metrics
+from dataflux_pipeline.serving.routes import admin as routes_admin
 from dataflux_pipeline.serving.routes import assets as routes_assets
+from dataflux_pipeline.serving.routes import auth as routes_auth
+from dataflux_pipeline.serving.routes import collections as routes_collections
+from dataflux_pipeline.serving.routes import events as routes_events
+from dataflux_pipeline.serving.routes import feedback as routes_feedback
+from dataflux_pipeline.serving.routes import history as routes_history
+from dataflux_pipeline.serving.routes import media as routes_media
 from dataflux_pipeline.serving.routes import ops as routes_ops
+from dataflux_pipeline.serving.routes import overview as routes_overview
+from dataflux_pipeline.serving.routes import people as routes_people
 from dataflux_pipeline.serving.routes import search as routes_search
+from dataflux_pipeline.serving.routes import session as routes_session
+from dataflux_pipeline.serving.routes import sharing as routes_sharing
 from dataflux_pipeline.serving.search import Searcher
+from dataflux_pipeline.serving.security import Authenticator
+from dataflux_pipeline.serving.web import install as install_web
 from dataflux_pipeline.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -74,7 +87,9 @@ def install_errors(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     searcher = Searcher(settings)
-    svc = Service(settings=settings, searcher=searcher, metrics=Metrics(searcher.index))
+    auth = Authenticator(settings, searcher.catalog.catalog.db)
+    svc = Service(settings=settings, searcher=searcher, auth=auth, metrics=Metrics(searcher.index))
+    mcp = McpEndpoint(svc)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -85,25 +100,47 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             torch.set_num_threads(settings.api_torch_threads)
         searcher.query_vectors("warm-up")  # load the models before the first request
         searcher.catalog.snapshot()
-        yield
+        if auth.open_mode():
+            log.warning(
+                "open mode: no accounts, API keys or identity provider are configured, so "
+                "anyone who can reach this port can read and change the catalog "
+                "(create the first admin with `dataflux users add NAME --role admin`)"
+            )
+        async with mcp.running():
+            yield
 
     app = FastAPI(
         title="DataFlux search",
         version=__version__,
-        description="Search a media catalog built by the DataFlux pipeline. With API keys "
-        "configured (DATAFLUX_API_KEYS), send one as `X-API-Key`; /health is always open.",
+        description="Search a media catalog built by the DataFlux pipeline. Sign in with "
+        "POST /auth/token and send `Authorization: Bearer <token>`, or send an API key as "
+        "`X-API-Key`; with no accounts configured the service is open (see /health).",
         lifespan=lifespan,
+        docs_url=None,  # served by serving.web from bundled assets, so they work offline
+        redoc_url=None,
     )
     install_errors(app)
     app.include_router(routes_search.router)
     app.include_router(routes_assets.router)
     app.include_router(routes_assets.upload_router)
+    app.include_router(routes_sharing.router)
     app.include_router(routes_ops.router)
+    app.include_router(routes_auth.router)
+    app.include_router(routes_admin.router)
+    app.include_router(routes_admin.audit_router)
+    app.include_router(routes_collections.router)
+    app.include_router(routes_feedback.router)
+    app.include_router(routes_people.router)
+    app.add_route("/mcp", mcp, methods=MCP_METHODS, include_in_schema=False)
+    app.include_router(routes_session.router)
+    app.include_router(routes_media.router)
+    app.include_router(routes_history.router)
+    app.include_router(routes_events.router)
+    app.include_router(routes_overview.router)
+    install_web(app)
     app.state.settings = settings
     app.state.service = svc
-    app.add_middleware(
-        BodyGuard, settings=settings, authenticate=partial(refusal, settings.api_keys)
-    )
+    app.add_middleware(BodyGuard, settings=settings, authenticate=auth.refusal)
     app.add_middleware(_MetricsMiddleware, metrics=svc.metrics)
     return app
 

@@ -27,6 +27,7 @@ class Leg:
     space: str
     rows: list[dict[str, Any]]
     weights: list[float] | None = None  # per row, scales its RRF contribution (default 1)
+    coverage: list[float] | None = None  # per BM25 row, the share of query terms it holds
 
     @property
     def name(self) -> str:
@@ -40,6 +41,7 @@ class Candidate:
     fused: float = 0.0
     vector_score: float | None = None
     text_score: float | None = None
+    coverage: float = 0.0
     matched_by: list[str] = field(default_factory=list)
 
 
@@ -48,6 +50,9 @@ class Group:
     asset_id: str
     score: float
     segments: list[Candidate]
+    cosine: float = 0.0  # best vector similarity of its segments (0: no vector hit)
+    coverage: float = 0.0  # best share of query terms a text hit of it holds
+    gap: float = 0.0  # how far its cosine is below the best hit's of the query
 
 
 def fuse(legs: list[Leg], k: int = 60) -> list[Group]:
@@ -57,9 +62,12 @@ def fuse(legs: list[Leg], k: int = 60) -> list[Group]:
     segments: dict[str, Candidate] = {}
     asset_rrf: dict[str, float] = {}
     asset_native: dict[str, float] = {}
+    cosine: dict[str, float] = {}
+    covered: dict[str, float] = {}
     for leg in legs:
         asset_rank: dict[str, tuple[int, float]] = {}
         weights = leg.weights or [1.0] * len(leg.rows)
+        cover = leg.coverage or [0.0] * len(leg.rows)
         for rank, (row, weight) in enumerate(zip(leg.rows, weights, strict=True)):
             sid = row["segment_id"]
             cand = segments.get(sid)
@@ -67,14 +75,17 @@ def fuse(legs: list[Leg], k: int = 60) -> list[Group]:
                 cand = segments[sid] = Candidate(row, leg.space)
             cand.fused += weight / (k + rank + 1)
             cand.matched_by.append(leg.name)
+            asset = row["asset_id"]
             if leg.kind == "vector":
                 sim = round(1.0 - float(row["_distance"]), 6)
                 cand.vector_score = max(sim, cand.vector_score or -1.0)
                 native = sim
+                cosine[asset] = max(sim, cosine.get(asset, 0.0))
             else:
                 cand.text_score = round(float(row["_score"]), 6)
+                cand.coverage = max(cand.coverage, cover[rank])
                 native = cand.text_score
-            asset = row["asset_id"]
+                covered[asset] = max(cover[rank], covered.get(asset, 0.0))
             if asset not in asset_rank:
                 asset_rank[asset] = (len(asset_rank), weight)
                 asset_native[asset] = max(native, asset_native.get(asset, -1e9))
@@ -98,7 +109,9 @@ def fuse(legs: list[Leg], k: int = 60) -> list[Group]:
             score = asset_rrf[asset] / scale
             for c in cands:
                 c.fused = c.fused / scale
-        groups.append(Group(asset, round(score, 6), cands))
+        groups.append(
+            Group(asset, round(score, 6), cands, cosine.get(asset, 0.0), covered.get(asset, 0.0))
+        )
     groups.sort(key=lambda g: (-g.score, g.asset_id))
     return groups
 

@@ -50,6 +50,9 @@ class Filters(BaseModel):
     tempo_bpm: Range | None = Field(None, description="Audio: tempo of the whole track.")
     key: list[str] | None = Field(None, max_length=24, description="Audio: musical key (C, F#).")
     mode: Literal["major", "minor"] | None = Field(None, description="Audio: key mode.")
+    tags: list[str] | None = Field(
+        None, max_length=20, description="Images and keyframes tagged with any of these labels."
+    )
     width: Range | None = None
     height: Range | None = None
     metadata: dict[str, Scalar | list[Scalar]] | None = Field(
@@ -57,6 +60,10 @@ class Filters(BaseModel):
         max_length=20,
         description="Asset metadata by dotted path, e.g. {'technical.exif.Make': 'Canon'}; "
         "a list matches any of its values.",
+    )
+    size_bytes: Range | None = Field(None, description="File size in bytes.")
+    owners: list[str] | None = Field(
+        None, max_length=20, description="Owned by any of these users (names)."
     )
 
     @field_validator("metadata")
@@ -87,6 +94,16 @@ class SearchRequest(BaseModel):
     offset: int = Field(0, ge=0, le=10_000)
     include_segments: bool = True
     segments_per_asset: int = Field(3, ge=1, le=20)
+    collection_id: int | None = Field(None, ge=1, description="Search within a collection.")
+    person_id: int | None = Field(None, ge=1, description="Only assets showing this person.")
+    min_score: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Leave out hits less likely relevant than this (default "
+        "DATAFLUX_MIN_SCORE, 0.05; 0 keeps every candidate).",
+    )
+    safe: bool = Field(False, description="Leave out pictures scored as not safe for work.")
 
 
 class SimilarOptions(BaseModel):
@@ -121,7 +138,7 @@ class SimilarRequest(SimilarOptions):
 class SegmentHit(BaseModel):
     segment_id: str
     kind: str | None
-    score: float = Field(description="Fused score in hybrid, else the leg's own score.")
+    score: float = Field(description="P(relevant) on the calibrated scale, every mode alike.")
     vector_score: float | None = Field(None, description="Cosine similarity, when a vector hit.")
     text_score: float | None = Field(None, description="BM25, when a full-text hit.")
     start_s: float | None = None
@@ -133,6 +150,11 @@ class SegmentHit(BaseModel):
     thumbnail_url: str | None = None
     space: str
     matched_by: list[str] = Field(default_factory=list)
+    moment_thumbnail_url: str | None = Field(
+        None,
+        description="The picture of the matching moment: the keyframe of the shot on "
+        "screen at start_s, or the page's image.",
+    )
 
 
 class AssetHit(BaseModel):
@@ -191,10 +213,31 @@ class AssetPage(BaseModel):
     offset: int
 
 
+class ShareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str | None = Field(None, max_length=128, description="A user's name.")
+    group: str | None = Field(None, max_length=128, description="A group's name.")
+
+    @model_validator(mode="after")
+    def _one(self) -> ShareRequest:
+        if (self.user is None) == (self.group is None):
+            raise ValueError("give exactly one of user or group")
+        return self
+
+
+class VisibilityChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    visibility: Literal["private", "shared", "public"]
+
+
 class AssetDetail(BaseModel):
     state: State
     asset: dict[str, Any]
     uris: list[str]
+    access: dict[str, Any] | None = Field(None, description="Who may read it (owners only).")
+    collections: list[dict[str, Any]] = Field(default_factory=list)
     thumbnail_url: str | None = None
     segments: list[dict[str, Any]] = Field(default_factory=list)
     features: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
@@ -212,12 +255,14 @@ class SpaceHealth(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
-    auth: Literal["open", "keys"] = Field(
-        description="open: no credentials configured, anyone reaching the port may use it."
+    auth: Literal["open", "accounts"] = Field(
+        description="open: no accounts, keys or identity provider configured; anyone "
+        "reaching the port may use the service."
     )
     index_rows: dict[str, int] | None = Field(None, description="Only with credentials.")
     index: dict[str, SpaceHealth] | None = None
     assets: int | None = None
+    worker: int | None = Field(None, description="The process that answered (with --workers).")
 
 
 class ErrorBody(BaseModel):

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from dataflux_pipeline.accounts.principals import Principal
 from dataflux_pipeline.models.embed import embed_segments
 from dataflux_pipeline.serving.fusion import Leg, fuse
 from dataflux_pipeline.serving.schemas import SimilarOptions, SimilarRequest, SimilarResponse
 from dataflux_pipeline.serving.search import EmptyResult, Searcher
-from dataflux_pipeline.storage.index import RANK_COLUMNS, Probe, quote
+from dataflux_pipeline.storage.index import NAMES_SPACE, RANK_COLUMNS, Probe, quote
 
 QUERIES_PER_SPACE = 8  # an uploaded file's segments searched per space (windows, keyframes)
 
@@ -44,6 +45,8 @@ def item_vectors(searcher: Searcher, req: SimilarRequest) -> tuple[dict[str, np.
         where, limit = f"asset_id = {quote([req.asset_id])}", 64
     found, most = {}, 0
     for space in index.spaces():
+        if space == NAMES_SPACE:  # names are words, not a vector space
+            continue
         rows = index.vectors(space, where, limit)
         if rows:
             found[space] = _unit([r["vector"] for r in rows])
@@ -57,13 +60,14 @@ def search_spaces(
     searcher: Searcher,
     queries: dict[str, list[np.ndarray]],
     req: SimilarOptions,
+    principal: Principal,
     skip: Callable[[dict], bool] | None = None,
     extra: int = 0,
 ) -> tuple[list[Leg], list[str]]:
     """One probe per query vector, all in one trip; the item itself is dropped here rather
     than by a `!=` prefilter, which would make LanceDB test every row."""
     try:
-        where, allowed = searcher.where(req.media_types, None)
+        where, allowed = searcher.where(req.media_types, None, principal)
     except EmptyResult:
         return [], []
     k = max(50, req.limit * 5) + extra
@@ -104,7 +108,7 @@ def respond(
     )
 
 
-def similar(searcher: Searcher, req: SimilarRequest) -> SimilarResponse:
+def similar(searcher: Searcher, req: SimilarRequest, principal: Principal) -> SimilarResponse:
     t0 = time.perf_counter()
     vectors, own_rows = item_vectors(searcher, req)
     what = f"segment {req.segment_id}" if req.segment_id else f"asset {req.asset_id}"
@@ -121,19 +125,19 @@ def similar(searcher: Searcher, req: SimilarRequest) -> SimilarResponse:
     else:
         skip = lambda row: row["asset_id"] == req.asset_id  # noqa: E731 (read as a rule)
     queries = {s: [v] for s, v in vectors.items()}
-    legs, spaces = search_spaces(searcher, queries, req, skip, extra=own_rows)
+    legs, spaces = search_spaces(searcher, queries, req, principal, skip, extra=own_rows)
     source = {"asset_id": req.asset_id, "segment_id": req.segment_id}
     return respond(searcher, legs, spaces, req, source, t0)
 
 
 def file_vectors(searcher: Searcher, path: Path, mime: str) -> tuple[dict[str, list], dict]:
     """Analyze a file like the pipeline does and embed it like the embeddings step does."""
-    from dataflux_pipeline.analyzers import MediaItem, analyze_file, default_registry
+    from dataflux_pipeline.analyzers import MediaItem, analyze_file
 
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     with tempfile.TemporaryDirectory(prefix="dataflux-query-") as store:
         item = MediaItem(path=path, asset_id=digest, mime_type=mime, store_root=Path(store))
-        result = analyze_file(item, default_registry(searcher.settings))
+        result = analyze_file(item, searcher.query_registry)
         queries: dict[str, list] = {}
         for v in result.vectors:
             queries.setdefault(v.space, []).append(np.asarray(v.vector, np.float32))
@@ -148,7 +152,7 @@ def file_vectors(searcher: Searcher, path: Path, mime: str) -> tuple[dict[str, l
 
 
 def similar_to_file(
-    searcher: Searcher, path: Path, mime: str, req: SimilarOptions
+    searcher: Searcher, path: Path, mime: str, req: SimilarOptions, principal: Principal
 ) -> SimilarResponse:
     t0 = time.perf_counter()
     queries, info = file_vectors(searcher, path, mime)
@@ -158,5 +162,5 @@ def similar_to_file(
         if req.space not in queries:
             raise BadRequest(f"the file gives no vector in space {req.space!r}")
         queries = {req.space: queries[req.space]}
-    legs, spaces = search_spaces(searcher, queries, req)
+    legs, spaces = search_spaces(searcher, queries, req, principal)
     return respond(searcher, legs, spaces, req, info, t0)

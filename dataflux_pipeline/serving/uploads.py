@@ -23,6 +23,7 @@ from dataflux_pipeline.intake.identity import (
     media_type_of,
     sniff_mime,
 )
+from dataflux_pipeline.intake.sidecars import group_files
 
 INCOMING = ".incoming"
 CHUNK = 1 << 20
@@ -101,7 +102,10 @@ def queued_file(uploads: Path, asset_id: str) -> Path | None:
     folder = uploads / asset_id
     if not folder.is_dir():
         return None
-    return next((p for p in sorted(folder.iterdir()) if p.is_file()), None)
+    files = [p for p in sorted(folder.iterdir()) if p.is_file()]
+    # with sidecars beside it (uploaded with it), the file is the primary of their group
+    paired = [g.primary for g in group_files(files) if g.sidecars]
+    return paired[0] if paired else next(iter(files), None)
 
 
 def queued_ids(uploads: Path) -> list[str]:

@@ -17,7 +17,9 @@ from typing import Any
 import polars as pl
 from sqlalchemy import select
 
+from dataflux_pipeline.accounts.principals import Principal
 from dataflux_pipeline.catalog import Catalog
+from dataflux_pipeline.catalog.access import labels_of
 from dataflux_pipeline.catalog.models import Asset
 from dataflux_pipeline.serving.schemas import Filters
 from dataflux_pipeline.storage.schemas import FEATURE_TABLES, TABLES
@@ -65,10 +67,28 @@ class Snapshot:
     audio: pl.DataFrame
     thumbnails: dict[str, str] = field(default_factory=dict)
     generation: int = 0
+    readers: dict[str, frozenset[str]] = field(default_factory=dict)
+    dirty: frozenset[str] = frozenset()  # index rows not yet in step with the catalog
+    tags: dict[str, frozenset[str]] = field(default_factory=dict)  # asset -> image labels
+    unsafe: frozenset[str] = frozenset()  # a picture in it scored at or above the threshold
     position: dict[str, int] = field(default_factory=dict)
+    _visible: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.position = {a: n for n, a in enumerate(self.assets["asset_id"].to_list())}
+
+    def visible_ids(self, principal: Principal) -> frozenset[str]:
+        """Live contents this principal may read (remembered per set of reader labels)."""
+        if principal.unrestricted:
+            return frozenset(self.position)
+        labels = principal.readers
+        found = self._visible.get(labels)
+        if found is None:
+            found = frozenset(a for a, r in self.readers.items() if r & labels)
+            if len(self._visible) > 256:
+                self._visible.clear()
+            self._visible[labels] = found
+        return found
 
 
 def _row(a: Asset) -> dict[str, Any]:
@@ -93,8 +113,15 @@ def _row(a: Asset) -> dict[str, Any]:
 
 
 class CatalogView:
-    def __init__(self, catalog: Catalog, tables: TableStore, check_every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        tables: TableStore,
+        check_every_s: float = 1.0,
+        nsfw_threshold: float = 0.8,
+    ) -> None:
         self.catalog = catalog
+        self.nsfw_threshold = nsfw_threshold
         self.tables = tables
         self.check_every_s = check_every_s
         self._lock = threading.Lock()
@@ -129,6 +156,11 @@ class CatalogView:
                     )
                 )
             ]
+            labels = labels_of(s, [r["asset_id"] for r in rows])
+            dirty = frozenset(
+                s.scalars(select(Asset.asset_id).where(Asset.live, Asset.index_dirty))
+            )
+        readers = {a: frozenset(v) for a, v in labels.items()}
         assets = pl.DataFrame(rows, schema=COLUMNS)
         current = dict(zip(assets["asset_id"], assets["partition"], strict=True))
         audio = self._current("features_audio", current)
@@ -147,7 +179,22 @@ class CatalogView:
         thumbnails = (
             dict(zip(thumbs["asset_id"], thumbs["thumbnail"], strict=True)) if thumbs.height else {}
         )
-        return Snapshot(assets, audio, thumbnails, generation)
+        tags, unsafe = self._vision(current)
+        return Snapshot(assets, audio, thumbnails, generation, readers, dirty, tags, unsafe)
+
+    def _vision(self, current: dict[str, str | None]) -> tuple[dict, frozenset[str]]:
+        """Per content: the labels its pictures were tagged with, and whether any of them
+        scored as not safe for work."""
+        vision = self._current("features_vision", current, ["analyzer", "tags", "nsfw_score"])
+        if not vision.height:
+            return {}, frozenset()
+        tagged = vision.filter(pl.col("tags").is_not_null()).explode("tags")
+        tags: dict[str, set[str]] = {}
+        for asset_id, tag in tagged.select("asset_id", "tags").iter_rows():
+            if tag:
+                tags.setdefault(asset_id, set()).add(tag.lower())
+        risky = vision.filter(pl.col("nsfw_score") >= self.nsfw_threshold)["asset_id"]
+        return {a: frozenset(t) for a, t in tags.items()}, frozenset(risky.to_list())
 
     def _current(
         self, table: str, current: dict[str, str | None], columns: list[str] | None = None
@@ -179,15 +226,25 @@ class CatalogView:
     def live(self, asset_id: str) -> bool:
         return asset_id in self.snapshot().position
 
+    def visible_ids(self, principal: Principal) -> frozenset[str]:
+        return self.snapshot().visible_ids(principal)
+
+    def visible(self, asset_id: str, principal: Principal) -> bool:
+        return asset_id in self.visible_ids(principal)
+
     def page(
         self,
+        principal: Principal,
         limit: int,
         offset: int,
         statuses: list[str] | None,
         media: str | None,
         mime: str | None,
     ) -> tuple[list[dict[str, Any]], int]:
-        df = self.snapshot().assets
+        snap = self.snapshot()
+        df = snap.assets
+        if not principal.unrestricted:
+            df = df.filter(pl.col("asset_id").is_in(list(snap.visible_ids(principal))))
         if df.is_empty():
             return [], 0
         df = df.with_columns(
@@ -233,10 +290,13 @@ class CatalogView:
             return None
         conditions = _conditions(filters)
         audio = [filters.tempo_bpm, filters.key, filters.mode]
-        if not conditions and not any(a is not None for a in audio):
+        if not conditions and not any(a is not None for a in audio) and not filters.tags:
             return None
         snap = self.snapshot()
         df = snap.assets
+        if filters.tags:
+            tagged = [a for a, labels in snap.tags.items() if _tagged(labels, filters.tags)]
+            df = df.filter(pl.col("asset_id").is_in(tagged))
         if any(a is not None for a in audio):
             if not snap.audio.height:
                 return set()
@@ -245,6 +305,15 @@ class CatalogView:
         if conditions:
             df = df.filter(pl.all_horizontal(conditions))
         return set(df["asset_id"].to_list())
+
+
+def _tagged(labels: frozenset[str], wanted: list[str]) -> bool:
+    """A wanted tag matches a label or a word of one ("cat" matches "Egyptian cat")."""
+    for tag in wanted:
+        tag = tag.lower().strip()
+        if any(tag == label or tag in label.split() for label in labels):
+            return True
+    return False
 
 
 def _between(column: str, rng) -> list[pl.Expr]:

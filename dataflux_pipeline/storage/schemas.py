@@ -130,6 +130,40 @@ FEATURES_DOCUMENT = pa.schema(
     ]
 )
 
+# What the vision enrichers saw in a picture (an image, keyframe or scanned page): one row
+# per picture and enricher, so each row names the model that made it. `tags` rows carry
+# labels and scores, `safety` rows the NSFW probability, `faces` rows the face count.
+FEATURES_VISION = pa.schema(
+    [
+        pa.field("segment_id", pa.string(), nullable=False),
+        pa.field("asset_id", pa.string(), nullable=False),
+        pa.field("tags", pa.list_(pa.string())),
+        pa.field("tag_scores", pa.list_(pa.float32())),
+        pa.field("nsfw_score", pa.float32()),
+        pa.field("faces", pa.int32()),
+        *_VERSIONED,
+    ]
+)
+
+# Boxes inside a picture: a face (one per `face` segment) or a line of an `ocr` segment
+# (`region` numbers the lines). Corners are fractions of the picture's width and height.
+FEATURES_REGION = pa.schema(
+    [
+        pa.field("segment_id", pa.string(), nullable=False),
+        pa.field("asset_id", pa.string(), nullable=False),
+        pa.field("parent_id", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("region", pa.int32()),
+        pa.field("text", pa.string()),
+        pa.field("confidence", pa.float32()),
+        pa.field("x0", pa.float32()),
+        pa.field("y0", pa.float32()),
+        pa.field("x1", pa.float32()),
+        pa.field("y1", pa.float32()),
+        *_VERSIONED,
+    ]
+)
+
 EMBEDDINGS = pa.schema(
     [
         pa.field("segment_id", pa.string(), nullable=False),
@@ -167,6 +201,8 @@ INDEX_COLUMNS = [
     pa.field("file_name", pa.string()),
     pa.field("model", pa.string()),
     pa.field("model_version", pa.string()),
+    # who may read the row: `public`, or owners' and sharees' labels (`u:<id>`, `g:<id>`)
+    pa.field("readers", pa.list_(pa.string())),
 ]
 
 
@@ -182,9 +218,18 @@ TABLES: dict[str, pa.Schema] = {
     "features_audio": FEATURES_AUDIO,
     "features_image": FEATURES_IMAGE,
     "features_document": FEATURES_DOCUMENT,
+    "features_vision": FEATURES_VISION,
+    "features_region": FEATURES_REGION,
     "embeddings": EMBEDDINGS,
     "descriptors": EMBEDDINGS,  # model-free vectors, written by the analysis step
     "relationships": RELATIONSHIPS,
 }
 
-FEATURE_TABLES = ("features_video", "features_audio", "features_image", "features_document")
+FEATURE_TABLES = (
+    "features_video",
+    "features_audio",
+    "features_image",
+    "features_document",
+    "features_vision",
+    "features_region",
+)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from PIL import Image
 from dataflux_pipeline.analyzers import visual
 from dataflux_pipeline.analyzers.base import AnalysisError, MediaItem
 from dataflux_pipeline.analyzers.video import analyzer as video
-from dataflux_pipeline.analyzers.video import scan as video_scan
+from dataflux_pipeline.analyzers.video import decode as video_decode
 from dataflux_pipeline.analyzers.video.analyzer import VideoAnalyzer
 from dataflux_pipeline.analyzers.video.shots import ShotDetector
 from dataflux_pipeline.cli.samples import Shot, Transition, TrueBoundary, write_edit, write_video
@@ -274,18 +273,29 @@ def test_fades_and_dissolves_are_found_once_within_their_length(edit, tmp_path):
     assert len(shots) == len(EDIT_SHOTS)
 
 
-def test_chunk_and_part_sizes_do_not_change_results(edit, tmp_path, monkeypatch):
+def test_chunk_sizes_and_decoder_threads_do_not_change_results(edit, tmp_path, monkeypatch):
     path, _ = edit
     scans = [analyzer(tmp_path, video_chunk_frames=n).scan(path) for n in (8, 37, 1024)]
-    monkeypatch.setattr(video_scan, "SEGMENT_BYTES", 2048)  # a part per I-frame
-    scans.append(analyzer(tmp_path).scan(path))
-    assert len(scans[-1].keys) > 3
+    monkeypatch.setattr(video_decode, "SEGMENT", 1)  # a segment per keyframe
+    scans.append(analyzer(tmp_path, video_chunk_frames=16).scan(path))
+    monkeypatch.setattr(video_decode, "WORKERS", 3)
+    scans.append(analyzer(tmp_path, video_chunk_frames=16).scan(path))
+    monkeypatch.setattr(video_decode, "WORKERS", 1)  # one decoder, one segment
+    scans.append(analyzer(tmp_path, video_chunk_frames=16).scan(path))
+    assert len(scans[0].keys) > 3
     for other in scans[1:]:
         assert other.boundaries == scans[0].boundaries
         np.testing.assert_array_equal(other.times, scans[0].times)
         np.testing.assert_array_equal(other.keys, scans[0].keys)
         for name in ("brightness", "motion"):
             np.testing.assert_allclose(getattr(other, name), getattr(scans[0], name), atol=1e-6)
+        assert other.picks.keys() == scans[0].picks.keys()
+        for r, pick in other.picks.items():
+            assert (pick.frame, pick.colours) == (
+                scans[0].picks[r].frame,
+                scans[0].picks[r].colours,
+            )
+            np.testing.assert_array_equal(pick.vector, scans[0].picks[r].vector)
 
 
 def test_keyframes_carry_visual_vectors(edit, tmp_path):
@@ -300,29 +310,28 @@ def test_keyframes_carry_visual_vectors(edit, tmp_path):
     assert result.metadata["transitions"] == {"cut": 1, "fade": 3, "dissolve": 3}
 
 
-def test_keyframes_picked_during_the_scan_equal_a_separate_pass(edit, tmp_path, monkeypatch):
+def test_keyframes_come_from_the_one_decode(edit, tmp_path, monkeypatch):
     path, _ = edit
-    threads = []
-    pick = video._KeyframePicker.pick
-
-    def spy(self, *args):
-        threads.append(threading.current_thread().name)
-        return pick(self, *args)
-
-    monkeypatch.setattr(video._KeyframePicker, "pick", spy)
+    decoded_again = []
+    frames_at = video.frames_at
+    monkeypatch.setattr(video, "frames_at", lambda *a: decoded_again.append(a) or frames_at(*a))
     results = []
-    for name in ("overlapped", "separate"):
-        an, item = (
-            analyzer(tmp_path / name, video_chunk_frames=16),
-            make_item(path, tmp_path / name),
-        )
-        if name == "overlapped":
-            results.append(an.run(item))
-            assert any(t.startswith("keyframes") for t in threads)
-        else:
-            results.append(an.analyze(item, an.segment(item)))
-        thumbs = list((tmp_path / name).rglob("*.jpg"))
-        assert len(thumbs) == len(EDIT_SHOTS)  # nothing left from a shot that changed
-    (a, b) = results
+    for name in ("run", "separate"):
+        an, item = analyzer(tmp_path / name), make_item(path, tmp_path / name)
+        results.append(an.run(item) if name == "run" else an.analyze(item, an.segment(item)))
+        assert len(list((tmp_path / name).rglob("*.jpg"))) == len(EDIT_SHOTS)
+    a, b = results
     assert [s.model_dump() for s in a.segments] == [s.model_dump() for s in b.segments]
     assert a.vectors == b.vectors and a.features == b.features
+    assert not decoded_again
+
+    # shots stored by another analysis (split at 1 s) have no keyframe in the scan
+    item = make_item(path, tmp_path / "stored")
+    shots = analyzer(tmp_path, max_shot_s=1.0).segment(item)
+    result = analyzer(tmp_path).analyze(item, shots)
+    assert decoded_again
+    keys = [s for s in result.segments if s.kind == "keyframe"]
+    assert len(keys) == len(shots) == len(result.vectors) > len(EDIT_SHOTS)
+    for shot, key in zip(shots, keys, strict=True):
+        assert shot.start_s <= key.start_s < shot.end_s
+        assert (tmp_path / "stored" / key.thumbnail).is_file()

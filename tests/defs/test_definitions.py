@@ -14,11 +14,15 @@ INGEST_ASSETS = {
     "features_audio",
     "features_image",
     "features_document",
+    "features_vision",
+    "features_region",
     "descriptors",
     "analyses",
     "relationships",
     "embeddings",
     "search_index",
+    "people",
+    "proxies",
 }
 
 

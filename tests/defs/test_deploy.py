@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dataflux_pipeline.cli.main import parser
 from dataflux_pipeline.defs.deployment import executor_for, gpu_op_tags
 from dataflux_pipeline.settings import Settings
 from tests.support.defs_probe import probe
@@ -40,11 +41,16 @@ def test_deploy_files_parse_and_agree() -> None:
 
 
 def test_every_gpu_step_requests_a_gpu_node() -> None:
-    """In production (definitions loaded with DATAFLUX_DEPLOYMENT=production, no speech
-    model) the embedding step is the one GPU step, and ingest runs carry the queue's tag."""
+    """In production (definitions loaded with DATAFLUX_DEPLOYMENT=production) the model
+    steps are the GPU steps: embeddings, and analysis while a vision model is on; ingest
+    runs carry the queue's tag."""
     job = probe({"DATAFLUX_DEPLOYMENT": "production"})
     gpu_ops = {name: op for name, op in job["ops"].items() if op["pool"] == "gpu"}
-    assert list(gpu_ops) == ["embeddings"]
+    assert sorted(gpu_ops) == ["analysis", "embeddings"]
+    no_vision = {"OCR": "false", "IMAGE_TAGS": "false", "FACE_DETECTION": "false"}
+    no_vision = {f"DATAFLUX_{k}": v for k, v in no_vision.items()} | {"DATAFLUX_SAFETY": "false"}
+    lean = probe({"DATAFLUX_DEPLOYMENT": "production", **no_vision})
+    assert [n for n, op in lean["ops"].items() if op["pool"] == "gpu"] == ["embeddings"]
     for op in gpu_ops.values():
         k8s = json.loads(op["tags"]["dagster-k8s/config"])
         assert k8s["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
@@ -86,3 +92,39 @@ def test_production_definitions_validate() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Validation successful" in proc.stderr + proc.stdout
+
+
+def test_search_service_manifest_is_consistent() -> None:
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "search-service.yaml").read_text()))
+    by_kind = {d["kind"]: d for d in docs}
+    assert set(by_kind) == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    deployment, service, hpa = (
+        by_kind["Deployment"],
+        by_kind["Service"],
+        by_kind["HorizontalPodAutoscaler"],
+    )
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert service["spec"]["selector"].items() <= labels.items()
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    # the command is one the CLI accepts, on the port the probes and the Service use
+    command = container["command"]
+    assert command[0] == "dataflux"
+    args = parser().parse_args(command[1:])
+    assert args.func.__name__ == "cmd_serve" and args.workers >= 2
+    assert container["ports"][0]["containerPort"] == args.port
+    assert service["spec"]["ports"][0]["targetPort"] == args.port
+    for probe_name in ("readinessProbe", "livenessProbe"):
+        assert container[probe_name]["httpGet"] == {"path": "/health", "port": args.port}
+    # every DATAFLUX_ variable it sets is a setting the service reads
+    fields = {f"DATAFLUX_{name.upper()}" for name in Settings.model_fields}
+    names = [e["name"] for e in container["env"] if e["name"].startswith("DATAFLUX_")]
+    assert names and set(names) <= fields, set(names) - fields
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["DATAFLUX_DEPLOYMENT"] == "production"
+    assert env["DATAFLUX_STORAGE_URI"].startswith("s3://")  # replicas share one index
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
+    assert (
+        hpa["spec"]["minReplicas"] >= 2 and hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
+    )

@@ -86,6 +86,7 @@ def test_every_table_has_the_expected_rows(built) -> None:
         "bread_recipe.md": "indexed",
         "meeting_notes.txt": "indexed",
         "solar_system.pdf": "indexed",
+        **{f"IMG_04{n}.jpg": "indexed" for n in range(12, 17)},
         "broken_clip.mp4": "failed",
         "empty_clip.mp4": "failed",
         "not_a_video.mp4": "failed",
@@ -104,6 +105,7 @@ def test_every_table_has_the_expected_rows(built) -> None:
         "meeting_notes.txt": "ok",
         "meeting_notes_copy.txt": "ok",
         "solar_system.pdf": "ok",
+        **{f"IMG_04{n}.jpg": "ok" for n in range(12, 17)},
         "broken_clip.mp4": "ok",  # intact enough to take; the analysis refuses it
         "empty_clip.mp4": "failed",
         "not_a_video.mp4": "failed",
@@ -125,28 +127,35 @@ def test_every_table_has_the_expected_rows(built) -> None:
         ("meeting_notes.txt", "chunk"): 1,
         ("solar_system.pdf", "page"): 2,
         ("solar_system.pdf", "chunk"): 2,
+        ("whale_documentary.mp4", "tag"): 2,  # ImageNet labels of its keyframes
+        **{(f"IMG_04{n}.jpg", "image"): 1 for n in range(12, 17)},
+        **{(f"IMG_04{n}.jpg", "tag"): 1 for n in (12, 13, 15, 16)},
+        ("IMG_0414.jpg", "face"): 1,  # the astronaut
+        ("IMG_0416.jpg", "ocr"): 1,  # the shop sign
     }
     text_segments = segments.filter(
         pl.col("text").is_not_null() & (pl.col("kind") != "page")
     ).height
-    assert text_segments == 10  # 3 cues, 1 description, 3 + 1 + 2 document chunks
+    # 3 cues, 1 description, 3 + 1 + 2 document chunks, 6 tags, 1 sign read by OCR
+    assert text_segments == 17
     assert counts(settings) == {
-        "assets": 10,  # nine contents, one of them under two names
-        "segments": 24,
+        "assets": 15,  # fourteen contents, one of them under two names
+        "segments": 37,
         "features_video": 3,
         "features_audio": 5,
-        "features_image": 1,
+        "features_image": 6,
         "features_document": 8,
         "embeddings": text_segments,  # MiniLM on text; no CLIP model configured
-        "descriptors": 3 + 4,  # audio windows, + keyframes and the image
-        "analyses": 7,  # six analyzed, the broken clip failed in analysis
-        "relationships": 24 + 2,  # every segment's parent link + 2 sidecars
+        "descriptors": 3 + 9,  # audio windows, + keyframes and the six images
+        "analyses": 12,  # eleven analyzed, the broken clip failed in analysis
+        "relationships": 37 + 2,  # every segment's parent link + 2 sidecars
         "index_text": text_segments,
         "index_audio": 3,  # the video's one window and the metronome's two
-        "index_visual": 4,  # three keyframes and one image
-        "live_indexed": 6,
+        "index_visual": 9,  # three keyframes and six images
+        "index_names": 11,  # every searchable content's path, as words
+        "live_indexed": 11,
         "live_failed": 3,
-        "source_paths": 12,  # ten files taken + two sidecars
+        "source_paths": 17,  # fifteen files taken + two sidecars
     }
     video = store.read("features_video")
     assert video["analyzer"].unique().to_list() == ["video"]
@@ -160,7 +169,7 @@ def test_every_table_has_the_expected_rows(built) -> None:
     }
     analyses = store.read("analyses", partition)
     by_status = Counter(analyses["status"].to_list())
-    assert by_status == {"analyzed": 6, "failed": 1}
+    assert by_status == {"analyzed": 11, "failed": 1}
 
 
 def test_shots_and_tempo_come_out_right(built) -> None:
@@ -252,9 +261,11 @@ def test_paraphrase_of_a_subtitle_finds_the_video_at_the_cue(service) -> None:
 
 
 def test_search_filters_and_pages(service) -> None:
+    # min_score 0: the paging under test needs a second document, however unrelated
     body = {"query": "baking bread in the oven", "media_types": ["document"], "limit": 2}
+    body["min_score"] = 0.0
     results = httpx.post(f"{service}/search", json=body, timeout=60).json()["results"]
-    assert results[0]["file_name"] == "bread_recipe.md"
+    assert len(results) == 2 and results[0]["file_name"] == "bread_recipe.md"
     assert {r["media_type"] for r in results} == {"document"}
     page2 = httpx.post(f"{service}/search", json=body | {"offset": 1, "limit": 1}).json()
     assert page2["results"][0]["asset_id"] == results[1]["asset_id"]
@@ -272,7 +283,7 @@ def test_asset_segment_thumbnail_and_health_endpoints(service, built) -> None:
     seg = httpx.get(f"{service}/segments/{keyframes[0]['segment_id']}").json()
     assert seg["parent_id"] == f"{video_id}:shot:0"
     health = httpx.get(f"{service}/health").json()
-    assert health["assets"] == 9 and health["index_rows"]["text"] > 0
+    assert health["assets"] == 14 and health["index_rows"]["text"] > 0
     assert httpx.get(f"{service}/assets/{'0' * 64}").status_code == 404
     assert httpx.get(f"{service}/assets/..%2F..%2Fetc").status_code in (404, 422)
     assert httpx.get(f"{service}/thumbnails/../../tables/assets").status_code in (400, 404)

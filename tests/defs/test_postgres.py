@@ -108,6 +108,7 @@ def test_partition_runs_on_postgres_storage(database, tmp_path: Path, monkeypatc
         )
         assert result.success
         assert instance.get_dynamic_partitions("batches") == [request.partition_key]
+        produced = {e.asset_key for e in result.get_asset_materialization_events()}
     live = Catalog.open(settings.database)
     assert live.db.engine.dialect.name == "postgresql"
     assert live.counts() == {"indexed": 2}
@@ -118,7 +119,7 @@ def test_partition_runs_on_postgres_storage(database, tmp_path: Path, monkeypatc
         "SELECT count(DISTINCT asset_key) FROM event_logs "
         "WHERE dagster_event_type = 'ASSET_MATERIALIZATION'",
     )
-    assert materialized == 11  # every asset of the ingest job
+    assert materialized == len(produced) >= 11  # every asset of the ingest job, stored there
     # the live catalog's tables sit beside Dagster's, under their own schema version
     assert query(database, "SELECT count(*) FROM assets WHERE live AND status = 'indexed'") == 2
     assert query(database, "SELECT count(*) FROM source_paths WHERE state = 'present'") == 2

@@ -24,6 +24,9 @@ class FlakyModels(EmbeddingModels):
     counter: str
     failures: int = 1
 
+    def setup_for_execution(self, context) -> None:
+        """No warm-up thread: the failure under test is the embeddings step's own load."""
+
     def text(self):
         path = Path(self.counter)
         calls = int(path.read_text() or 0) if path.exists() else 0

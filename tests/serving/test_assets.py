@@ -157,16 +157,28 @@ def test_asset_by_id_prefix(env: Env) -> None:
         c * 8 for c in "0123456789" if not any(a.startswith(c * 8) for a in env.ids.values())
     )
     assert env.get(f"/assets/{unknown}").json()["error"] == "not_found"
-    # a second content the catalog knows under the same 8 characters (not live, not
-    # purged) makes the short prefix ambiguous; a longer one still resolves
+    # a second content under the same 8 characters: while it is not live the short
+    # prefix still names the fox (only readable contents count); once live, the
+    # prefix is ambiguous and a longer one still resolves
     twin = fox[:8] + ("0" if fox[8] != "0" else "1") + fox[9:]
     with Catalog.open(env.settings.database).session() as s:
         s.add(Asset(asset_id=twin, status="indexed", live=False, file_name="gone.jpg"))
-    ambiguous = env.get(f"/assets/{fox[:8]}")
-    assert ambiguous.status_code == 409
+    assert env.get(f"/assets/{fox[:8]}").json()["asset"]["asset_id"] == fox
+    assert env.get(f"/assets/{twin}").status_code == 404  # known, but not live
+    with Catalog.open(env.settings.database).session() as s:
+        s.get(Asset, twin).live = True
+        Catalog.bump(s)  # as every catalog write does: the service reloads its view
+    deadline = time.monotonic() + 10  # the service looks at the catalog once a second
+    while (ambiguous := env.get(f"/assets/{fox[:8]}")).status_code == 200:
+        assert time.monotonic() < deadline, "the service never saw the twin go live"
+        time.sleep(0.2)
+    assert ambiguous.status_code == 409, ambiguous.text
     assert sorted(ambiguous.json()["detail"]["candidates"]) == sorted([fox, twin])
     assert env.get(f"/assets/{fox[:9]}").json()["asset"]["asset_id"] == fox
-    assert env.get(f"/assets/{twin}").status_code == 404  # known, but not live
+    with Catalog.open(env.settings.database).session() as s:  # later tests count assets
+        s.delete(s.get(Asset, twin))
+        Catalog.bump(s)
+    time.sleep(1.1)
 
 
 def test_segment_detail_and_errors(env: Env) -> None:

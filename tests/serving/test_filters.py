@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from dataflux_pipeline.accounts.principals import Principal
 from dataflux_pipeline.catalog import Catalog
 from dataflux_pipeline.catalog.models import Asset
 from dataflux_pipeline.catalog.requests import delete
@@ -208,6 +210,10 @@ class StubCatalog:
         self.asked.append(filters)
         return self.allowed
 
+    def snapshot(self):
+        """A catalog whose index rows are all in step with it (nothing pending)."""
+        return SimpleNamespace(dirty=frozenset(), visible_ids=lambda _principal: frozenset())
+
 
 def searcher(allowed: set[str] | None) -> Searcher:
     settings = Settings(home=Path("/nonexistent"), query_batching=False)
@@ -223,7 +229,11 @@ def test_where_prefilters_media_kinds_and_few_allowed_assets() -> None:
     )
     assert allowed is None  # checked by the index, nothing left to check after
     assert searcher(None).where(None, None) == (None, None)
-    assert searcher(None).where(None, None, ["space = 'x'"]) == ("(space = 'x')", None)
+    viewer = Principal("user", "ana", "viewer", frozenset({"assets:read"}), 5, frozenset({3}))
+    assert searcher(None).where(None, None, viewer) == (
+        "(array_has_any(readers, ['g:3', 'public', 'u:5']))",
+        None,
+    )
     quoted, _ = searcher(None).where(None, Filters(kinds=["it's"]))
     assert quoted == "(kind IN ('it''s'))"
 

@@ -124,7 +124,7 @@ def test_no_key_is_refused_before_the_body_is_read(env: Env) -> None:
         f"Content-Length: {4 << 30}\r\n"
     )
     status, body = raw(env.port, head, b"--b\r\n")
-    assert status == 401 and b"API key is required" in body
+    assert status == 401 and b"send an API key" in body
     status, body = raw(env.port, head.replace("Host: x", "Host: x\r\nX-API-Key: nope"))
     assert status == 401 and b"unknown API key" in body
     status, body = raw(env.port, head.replace("Host: x", "Host: x\r\nX-API-Key: all"))
@@ -187,7 +187,7 @@ def test_numbers_that_are_not_finite_are_a_422(env: Env, value: str) -> None:
 def test_each_route_decides_who_may_read_it(env: Env) -> None:
     with env.client(None) as anonymous:
         health = anonymous.get("/health").json()
-        assert health == {"status": "ok", "version": health["version"], "auth": "keys"}
+        assert health == {"status": "ok", "version": health["version"], "auth": "accounts"}
         assert anonymous.get("/metrics").status_code == 401
         assert anonymous.get("/openapi.json").status_code == 200  # the shape, no data
         assert anonymous.get("/assets").status_code == 401

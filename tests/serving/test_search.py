@@ -45,7 +45,8 @@ def env(tmp_path_factory) -> Iterator[Env]:
 
 def test_hybrid_hit_carries_scores_highlight_and_metadata(env: Env) -> None:
     body = env.search(query="Amara Okonkwo disputed invoice")
-    assert body["mode"] == "hybrid" and body["legs"] == ["bm25:text", "vector:text"]
+    assert body["mode"] == "hybrid"
+    assert body["legs"] == ["bm25:names", "bm25:text", "vector:text"]
     top = body["results"][0]
     assert env.stems([top]) == ["invoice_dispute"]
     assert top["file_name"] == "invoice_dispute.txt" and top["media_type"] == "document"
@@ -71,10 +72,17 @@ def test_image_hit_links_a_thumbnail(env: Env) -> None:
 
 def test_modes_rank_by_their_own_signal(env: Env) -> None:
     text = env.search(query="tips for insomnia", mode="text")
-    assert "sleep_hygiene" not in env.stems(text["results"]) and text["legs"] == ["bm25:text"]
+    assert "sleep_hygiene" not in env.stems(text["results"]) and text["legs"] == [
+        "bm25:names",
+        "bm25:text",
+    ]
     vector = env.search(query="tips for insomnia", mode="vector")
     assert env.stems(vector["results"])[0] == "sleep_hygiene" and vector["legs"] == ["vector:text"]
-    assert vector["results"][0]["score"] == vector["results"][0]["segments"][0]["vector_score"]
+    top = vector["results"][0]
+    # the calibrated scale: the same P(relevant) whatever the mode, rising with cosine
+    cosines = [r["segments"][0]["vector_score"] for r in vector["results"]]
+    assert cosines == sorted(cosines, reverse=True) and 0 < top["score"] <= 1
+    assert top["score"] == top["segments"][0]["score"]
     exact = env.search(query="Jezero", mode="text")
     assert env.stems(exact["results"]) == ["mars_rover"]
     assert env.post("/search", json={"query": "x", "mode": "fuzzy"}).status_code == 422
@@ -97,14 +105,17 @@ def test_asset_level_filters(env: Env) -> None:
     assert len(wavs) == len(list(harness.CORPUS.glob("*.srt")))
     found = env.search(query="music", filters={"mime_types": ["audio/wav"]})["results"]
     assert found and {r["asset_id"] for r in found} <= wavs
-    by_length = env.search(query="music", filters={"duration_s": {"min": 1.5, "max": 2.5}})
+    by_length = env.search(
+        query="music", filters={"duration_s": {"min": 1.5, "max": 2.5}}, min_score=0
+    )
     assert {r["asset_id"] for r in by_length["results"]} == wavs  # every clip is 2 s long
     wide = set(assets.filter(pl.col("width") >= 300)["asset_id"])
     assert len(wide) == 4
-    body = env.search(query="photo", filters={"width": {"min": 300}}, limit=20)
+    body = env.search(query="photo", filters={"width": {"min": 300}}, limit=20, min_score=0)
     assert {r["asset_id"] for r in body["results"]} == wide
     camera = {"technical.exif.Make": "DataFlux Camera"}
-    images = env.search(query="photo", filters={"metadata": camera}, limit=20)["results"]
+    images = env.search(query="photo", filters={"metadata": camera}, limit=20, min_score=0)
+    images = images["results"]
     assert len(images) == 8 and {r["media_type"] for r in images} == {"image"}
     other = {"technical.exif.Make": ["Nikon", "Canon"]}
     assert env.search(query="photo", filters={"metadata": other})["total"] == 0

@@ -82,7 +82,7 @@ def test_indexes_past_the_threshold_and_batches_still_merge(tmp_path) -> None:
     assert optimized["fragments_removed"].value > 0
     index = Index(settings.lancedb, tuning=IndexTuning(ann_min_rows=500))
     types = {i["type"] for i in index.info("text")["indices"]}
-    assert types == {"IvfHnswSq", "FTS", "BTree"}
+    assert types == {"IvfHnswSq", "FTS", "BTree", "LabelList"}  # LabelList: readers
 
     # A partition run on the indexed table: merge-insert, stale rows gone, indexes refreshed.
     index.upsert("text", _rows("a01", 40, "second", 99), ["a01"])

@@ -3,7 +3,8 @@ a speech/music/silence label and a descriptor vector per window, and a transcrip
 Whisper model is configured.
 
 This module makes the rows and vectors; decoding is in `audio_decode`, frames and their
-sums in `audio_frames`, tempo and key in `tempo`, the speech label in `speech`. The file
+sums in `audio_frames`, tempo and key in `tempo`, the speech label in `speech` (the cue
+vote) or `vad` (Silero, with the `speech` extra), which also adds `speech` segments. The file
 is streamed: spectra are computed about 24 s at a time and folded into per-window sums
 (`audio_frames.FrameScanner`), so the working set stays near 70 MB and only a few
 per-frame series and the window sums grow with the length, by about 8 MB per hour. A
@@ -30,7 +31,7 @@ import numpy as np
 import scipy.fft
 from threadpoolctl import threadpool_limits
 
-from dataflux_pipeline.analyzers.audio import speech, tempo
+from dataflux_pipeline.analyzers.audio import speech, tempo, vad
 from dataflux_pipeline.analyzers.audio.decode import AudioStream, LoudnessMeter, error_reason, mono
 from dataflux_pipeline.analyzers.audio.frames import (
     N_MFCC,
@@ -179,7 +180,7 @@ def _note_no_whisper() -> None:
 
 class AudioAnalyzer(Analyzer):
     name: ClassVar[str] = "audio"
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.2.0"  # 1.2: the speech label from voice activity
     media_type: ClassVar[str] = "audio"
     supported_mime_types: ClassVar[frozenset[str]] = frozenset(
         {
@@ -242,7 +243,11 @@ class AudioAnalyzer(Analyzer):
         )
         windows = [s for s in segments if s.kind == "window" and s.index < len(scan.windows)]
         rows = [self._row(item, seg, scan, scan.windows[seg.index]) for seg in windows]
+        voice = vad.detect(item.path, self.settings)
         for seg, row in zip(windows, rows, strict=True):
+            if voice is not None:
+                label = voice.label(seg.start_s, seg.end_s, row["audio_class"])
+                row["audio_class"], row["speech_score"] = label
             if row["audio_class"] == "silence":
                 continue  # no timbre to compare; every silence would match every other
             vector = descriptor(scan.windows[seg.index], scan.sample_rate)
@@ -252,7 +257,9 @@ class AudioAnalyzer(Analyzer):
         for track in (s for s in segments if s.kind == "track"):
             total = reduce(Sums.__add__, scan.windows)
             rows.append(self._row(item, track, scan, total, speech.overall(labels)))
-            result.segments += self._transcript(item, track)
+            if voice is not None:
+                result.segments += voice.segments(item, track)
+            result.segments += self._transcript(item, track, voice, result.metadata)
         result.add_features("features_audio", rows)
         with self._lock:
             self._last = None
@@ -318,17 +325,24 @@ class AudioAnalyzer(Analyzer):
             vector=vector.tolist(),
         )
 
-    def _transcript(self, item: MediaItem, track: Segment) -> list[Segment]:
-        """Whisper transcript pieces as time-coded text segments under the track."""
-        folder = self.settings.whisper_model
-        if not folder:
+    def _transcript(
+        self, item: MediaItem, track: Segment, voice: vad.Speech | None, metadata: dict
+    ) -> list[Segment]:
+        """Whisper transcript pieces as time-coded text segments under the track, and the
+        language spoken in `metadata`."""
+        if not self.settings.whisper_model:
             _note_no_whisper()
             return []
-        from dataflux_pipeline.models.whisper import load_whisper
-
-        model = load_whisper(folder, self.settings.device, self.settings.whisper_batch_size)
+        model = speech.load_transcriber(self.settings)
+        if model is None:
+            return []
+        keep = voice.any_in if voice is not None else None
         with AudioStream(item.path, model.sample_rate) as stream:
-            pieces = speech.transcribe((mono(p) for p in stream.blocks()), model)
+            pieces = speech.transcribe((mono(p) for p in stream.blocks()), model, keep)
+        if pieces:
+            start = voice.first_speech() if voice is not None else pieces[0].start_s
+            metadata["speech_language"] = speech.language(item.path, model, start)
+        engine = getattr(model, "engine", "whisper")
         return [
             self.new_segment(
                 item,
@@ -338,6 +352,6 @@ class AudioAnalyzer(Analyzer):
                 start_s=piece.start_s,
                 end_s=piece.end_s,
                 text=piece.text,
-            )
+            ).model_copy(update={"analyzer": engine, "analyzer_version": model.version})
             for n, piece in enumerate(pieces)
         ]

@@ -18,13 +18,18 @@ trumpet solo) and hold for quieter, noisier and music-backed speech; sounds that
 neither (noise, a steady tone, whale song) come out as music, there being no fourth class.
 
 Speech to text cuts the audio into the 30 s chunks Whisper was trained on, skips silent
-ones (where Whisper invents text), and runs them through the model in batches.
+ones and, when voice activity is known (`vad.py`), those without speech (Whisper invents
+text over silence and music), and runs them through the model in batches. The model is
+faster-whisper for a CTranslate2 folder (`model.bin`), else the transformers Whisper for a
+Hugging Face folder: that path stays because fine-tuned Whisper checkpoints come in that
+format and need no conversion there; faster-whisper is the faster and smaller of the two.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -32,6 +37,7 @@ from scipy import ndimage
 
 from dataflux_pipeline.analyzers.audio import tempo
 from dataflux_pipeline.models.transcripts import TranscriptPiece
+from dataflux_pipeline.settings import Settings
 
 SILENCE_DB = -50.0  # RMS below which a window counts as silence
 ACTIVE_DB = -50.0  # frames quieter than this are pauses, left out of the voiced cues
@@ -130,8 +136,36 @@ def _silent(chunk: np.ndarray) -> bool:
     return rms <= 0 or 20 * math.log10(rms) < SILENCE_DB
 
 
-def transcribe(blocks: Iterable[np.ndarray], model: Transcriber) -> list[TranscriptPiece]:
-    """Time-coded transcript of mono `blocks` at the model's rate, in order."""
+def load_transcriber(settings: Settings) -> Transcriber | None:
+    """The model DATAFLUX_WHISPER_MODEL names (loaded once per process), or None when its
+    package is missing (one log line)."""
+    from dataflux_pipeline.models.faster_whisper import (
+        PACKAGED,
+        is_ctranslate2,
+        load_faster_whisper,
+        packaged_folder,
+    )
+
+    folder: str | Path | None = settings.whisper_model
+    if folder == PACKAGED:
+        folder = packaged_folder(settings.home / "models" / "whisper-base")
+        if folder is None:
+            return None
+    device, batch = settings.device, settings.whisper_batch_size
+    if is_ctranslate2(folder):
+        return load_faster_whisper(str(folder), device, batch)
+    from dataflux_pipeline.models.whisper import load_whisper
+
+    return load_whisper(str(folder), device, batch)
+
+
+def transcribe(
+    blocks: Iterable[np.ndarray],
+    model: Transcriber,
+    keep: Callable[[float, float], bool] | None = None,
+) -> list[TranscriptPiece]:
+    """Time-coded transcript of mono `blocks` at the model's rate, in order; chunks that
+    are silent, or for which `keep(start_s, end_s)` is false, are not sent."""
     pieces: list[TranscriptPiece] = []
     batch: list[tuple[float, np.ndarray]] = []
 
@@ -143,11 +177,29 @@ def transcribe(blocks: Iterable[np.ndarray], model: Transcriber) -> list[Transcr
             )
         batch.clear()
 
+    rate = model.sample_rate
     for start, chunk in chunks(blocks, model.chunk_samples):
-        if not _silent(chunk):
-            batch.append((start / model.sample_rate, chunk))
+        wanted = keep is None or keep(start / rate, (start + len(chunk)) / rate)
+        if wanted and not _silent(chunk):
+            batch.append((start / rate, chunk))
         if len(batch) == model.batch_size:
             flush()
     if batch:
         flush()
     return pieces
+
+
+def language(path: str | Path, model: Transcriber, start_s: float) -> str | None:
+    """The language spoken in the 30 s chunk where speech starts, for models that can
+    tell (faster-whisper); None for the others."""
+    from dataflux_pipeline.analyzers.audio.decode import AudioStream, mono
+
+    detect = getattr(model, "language", None)
+    if detect is None:
+        return None
+    first = start_s * model.sample_rate
+    with AudioStream(path, model.sample_rate) as stream:
+        for begin, chunk in chunks((mono(p) for p in stream.blocks()), model.chunk_samples):
+            if begin + len(chunk) > first:
+                return detect(chunk)
+    return None

@@ -106,6 +106,8 @@ class ShotDetector:
         linearity: float = 0.25,
         stability: float = 0.3,
         ghosting: float = 0.3,
+        flash_frames: int = 5,
+        flash_return: float = 0.3,
     ) -> None:
         self.min_shot_frames = max(1, int(min_shot_frames))
         self.threshold = threshold
@@ -118,6 +120,8 @@ class ShotDetector:
         self.linearity = linearity
         self.stability = stability
         self.ghosting = ghosting
+        self.flash_frames = max(0, int(flash_frames))
+        self.flash_return = flash_return
         longest = self.spans[-1] if self.spans else 0
         self._reach = 2 * longest + self.window  # frames after c the dissolve filter reads
         self._radius = longest  # a dissolve centre must beat its neighbours this far
@@ -164,7 +168,8 @@ class ShotDetector:
         self._quality = np.concatenate([self._quality, np.full(len(frames), -np.inf)])
         self._seen += len(frames)
         self._dissolve_quality(self._seen - self._reach)
-        return self._decide(self._seen - max(self.window, self._reach + self._radius))
+        lag = max(self.window, self._reach + self._radius, self.flash_frames)
+        return self._decide(self._seen - lag)
 
     def finish(self) -> list[int]:
         """Decide the last frames, whose right-hand windows are cut short by the end."""
@@ -180,9 +185,12 @@ class ShotDetector:
         """
         n = len(frames)
         prev_frame, prev_cdf = self._prev if self._prev is not None else (frames[:1], None)
-        seq = np.concatenate([prev_frame, frames])
-        absdiff = np.maximum(seq[1:], seq[:-1]) - np.minimum(seq[1:], seq[:-1])
-        pixel = absdiff.reshape(n, -1).mean(axis=1, dtype=np.float64)
+        flat = frames.reshape(n, -1)
+        before = np.empty_like(flat)  # each frame's predecessor; |a - b| = max - min in uint8
+        before[0], before[1:] = prev_frame.reshape(-1), flat[:-1]
+        absdiff = np.maximum(flat, before)
+        absdiff -= np.minimum(flat, before, out=before)
+        pixel = absdiff.sum(axis=1, dtype=np.uint32) / flat.shape[1]
         sample = frames[:, ::2, ::2].reshape(n, -1, 3)
         wide = sample.astype(np.uint16)
         luma = (wide[..., 0] * 77 + wide[..., 1] * 150 + wide[..., 2] * 29) >> 8
@@ -191,8 +199,8 @@ class ShotDetector:
             (luma > 2 * self.black_luma).mean(axis=1) < self.black_bright_fraction
         )
         nbins = 3 * _BINS
-        idx = (sample >> (8 - _BIN_BITS)).astype(np.int32) + np.arange(3, dtype=np.int32) * _BINS
-        idx += np.arange(n, dtype=np.int32)[:, None, None] * nbins
+        idx = np.right_shift(sample, 8 - _BIN_BITS, dtype=np.intp)  # bincount wants intp
+        idx += np.arange(3) * _BINS + np.arange(n)[:, None, None] * nbins
         hist = np.bincount(idx.ravel(), minlength=n * nbins).reshape(n, 3, _BINS)
         cdf = np.cumsum(hist, axis=2, dtype=np.float32) / sample.shape[1]
         cdfs = np.concatenate([cdf[:1] if prev_cdf is None else prev_cdf, cdf])
@@ -260,6 +268,7 @@ class ShotDetector:
         i = frames - self._base
         black = self._black[i]
         hard = self._hard(frames)
+        hard[hard] = ~self._returns(frames[hard])
         fade_in = ~black & self._black[i - 1]
         if self._first_content is not None:
             fade_in &= frames - 1 > self._first_content
@@ -278,6 +287,27 @@ class ShotDetector:
         self._next = stop
         self._trim()
         return new
+
+    def _returns(self, frames: np.ndarray) -> np.ndarray:
+        """Whether the picture of the frames just before each frame comes back in the
+        frames just after it, within `flash_frames`: a camera flash or a glitch, which
+        differs from both sides, not a cut. Compared on the fine block means: some
+        pair (before, after) must be `flash_return` times closer than the cut's own pair.
+        """
+        fine = self._tiny[:, : self._split] if self._tiny is not None else None
+        out = np.zeros(len(frames), bool)
+        if fine is None or not self.flash_frames:
+            return out
+        k = self.flash_frames
+        for n, f in enumerate(frames.tolist()):
+            i = f - self._base
+            before = fine[max(0, i - 1 - k) : i][::-1]  # nearest first
+            after = fine[i : min(len(fine), i + 1 + k)]
+            dist = np.abs(before[:, None] - after[None]).mean(axis=2)
+            step = dist[0, 0]
+            dist[0, 0] = np.inf
+            out[n] = dist.min() < self.flash_return * step
+        return out
 
     def _peaks(self, frames: np.ndarray) -> np.ndarray:
         """Centres whose quality is the highest within `_radius` frames (earliest on ties)."""
@@ -299,6 +329,7 @@ class ShotDetector:
                 self._next - self.window - 1,
                 self._qnext - self._reach,
                 self._next - self._radius,
+                self._next - 1 - self.flash_frames,
             ),
         )
         cut = keep_from - self._base

@@ -1,4 +1,5 @@
-"""The demo's landing set: one file of every kind, a sidecar, a duplicate, a bad file."""
+"""The demo's landing set: one file of every kind, a sidecar, a duplicate, a bad file,
+and real photographs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataflux_pipeline.cli.samples.media import (
     write_video,
     write_wav,
 )
+from dataflux_pipeline.cli.samples.photos import write_photos
 
 DEMO_CUES = [
     (0.2, 1.9, "Humpback whales sing long songs that carry for miles under the sea."),
@@ -59,6 +61,7 @@ def write_demo_set(folder: Path, fixtures: Path | None = None) -> list[Path]:
     (folder / "metronome_120bpm.json").write_text(json.dumps(meta))
     written.append(folder / "metronome_120bpm.json")
     written.append(write_image(folder / "sunset_beach.jpg", (230, 120, 40)))
+    written += write_photos(folder)  # found by what they show (the `vision` extra)
     (folder / "bread_recipe.md").write_text(RECIPE_MD)
     (folder / "meeting_notes.txt").write_text(NOTES_TXT)
     (folder / "meeting_notes_copy.txt").write_text(NOTES_TXT)

@@ -31,7 +31,12 @@ from dataflux_pipeline.storage.objects import pull
 from dataflux_pipeline.storage.schemas import FEATURE_TABLES
 
 ANALYSIS_OUTPUTS = ("segments", *FEATURE_TABLES, "descriptors", "analyses")
-SPEECH_ON_GPU = bool(get_settings().whisper_model) and get_settings().uses_gpu
+_S = get_settings()
+# speech to text and the vision models are the model-heavy analyzers: with one of them on
+# a GPU deployment, the analysis step wants a GPU too
+MODELS_ON_GPU = _S.uses_gpu and bool(
+    _S.whisper_model or _S.ocr or _S.image_tags or _S.face_detection or _S.safety
+)
 
 
 class Unavailable(Exception):
@@ -98,8 +103,8 @@ def carried_over(storage: StorageResource, partition: str, asset_id: str) -> dic
     partitions_def=batch_partitions,
     retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
     # speech to text is the one model-heavy analyzer; with it on a GPU, analysis wants one
-    pool=gpu_pool(get_settings()) if SPEECH_ON_GPU else None,
-    op_tags=gpu_op_tags(get_settings()) if SPEECH_ON_GPU else None,
+    pool=gpu_pool(get_settings()) if MODELS_ON_GPU else None,
+    op_tags=gpu_op_tags(get_settings()) if MODELS_ON_GPU else None,
 )
 def analysis(
     context: dg.AssetExecutionContext,

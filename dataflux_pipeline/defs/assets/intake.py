@@ -7,6 +7,7 @@ from collections import Counter
 
 import dagster as dg
 
+from dataflux_pipeline.accounts.users import owner_labels
 from dataflux_pipeline.catalog.intake import apply_intake
 from dataflux_pipeline.catalog.requests import claim_reanalysis
 from dataflux_pipeline.defs.assets.files import Sources
@@ -97,7 +98,11 @@ def intake(
             (storage.store_root / r.store_path).unlink(missing_ok=True)
     pushed = push(storage.remote_store(), storage.store_root, stored_paths(kept))
     written = storage.tables.write("assets", partition, [record_row(r) for r in kept])
-    change = apply_intake(live, partition, records, context.run_id)
+    owners = {
+        src.name: (owner_labels(live.db, src.owner, src.group), src.default_visibility)
+        for src in sources.watched()
+    }
+    change = apply_intake(live, partition, records, context.run_id, owners)
     outcomes = Counter(r.outcome for r in records)
     problems = [r.model_dump() for r in records if r.outcome in PROBLEMS]
     warnings = [w for r in records for w in r.warnings]

@@ -24,6 +24,7 @@ from dataflux_pipeline.intake.listing import list_folder, list_s3, next_start_af
 from dataflux_pipeline.settings import SourceConfig, get_settings
 
 S3_FULL_LISTING_S = 300.0  # a complete S3 listing (which sees removals) at most this often
+MAX_SETTLE_WAIT_S = 4.0  # a tick waits this long at most for files about to settle
 
 
 def list_source(
@@ -40,6 +41,19 @@ def list_source(
     if full:
         state["full_at"] = now
     return listing, full
+
+
+def settle_wait(
+    pending: dict[str, Observed], seen: dict[str, Observed], settle_s: float, now: float
+) -> float | None:
+    """Seconds until every pending file is old enough to be taken, if that is soon: a
+    file met just after it was written should not wait for a whole further tick. Not
+    when one changed since the last tick: that one is still being written."""
+    if not pending or any(seen.get(rel, obs) != obs for rel, obs in pending.items()):
+        return None
+    youngest = max(o.mtime_ns for o in pending.values()) / 1e9
+    wait = max(0.0, youngest + settle_s - now) + 0.1
+    return wait if wait <= MAX_SETTLE_WAIT_S else None
 
 
 @dg.sensor(
@@ -69,15 +83,25 @@ def sources_sensor(
         listing, complete = list_source(src, s3, state, now)
         if complete:
             removed += sum(mark_removed(live, src.name, listing).counts.values())
+        known = known_versions(live, src.name)
+        seen = pending.get(src.name, {})
         plan = plan_from_listing(
-            listing,
-            known_versions(live, src.name),
-            pending.get(src.name, {}),
-            settings.settle_seconds,
-            settings.batch_size,
-            now,
-            src.name,
+            listing, known, seen, settings.settle_seconds, settings.batch_size, now, src.name
         )
+        wait = settle_wait(plan.pending, seen, settings.settle_seconds, now)
+        if wait is not None and not src.remote:  # settles within this tick: wait for it
+            time.sleep(wait)
+            now = time.time()
+            listing, complete = list_source(src, s3, state, now)
+            plan = plan_from_listing(
+                listing,
+                known,
+                plan.pending,
+                settings.settle_seconds,
+                settings.batch_size,
+                now,
+                src.name,
+            )
         new_pending[src.name] = plan.pending
         batches += plan.batches
         if src.remote:

@@ -7,15 +7,17 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Response, UploadFile
 from pydantic import ValidationError
 
 from dataflux_pipeline.analyzers import AnalysisError
+from dataflux_pipeline.serving import narrow
 from dataflux_pipeline.serving import similar as sim
 from dataflux_pipeline.serving.deps import (
+    AUTH_RESPONSES,
     SEGMENT_ID,
     Svc,
-    body_within,
+    Who,
     check_id,
     one_file,
     require,
@@ -32,14 +34,26 @@ from dataflux_pipeline.serving.schemas import (
 from dataflux_pipeline.serving.uploads import UploadError, check, safe_name, stage
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["search"], dependencies=[Depends(require("search"))])
+router = APIRouter(
+    tags=["search"], dependencies=[Depends(require("search"))], responses=AUTH_RESPONSES
+)
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(req: SearchRequest, svc: Svc) -> Response:
-    """Text query over every segment; hits grouped per asset, best segments first."""
+def search(req: SearchRequest, svc: Svc, principal: Who) -> Response:
+    """Text query over every segment the caller may read; hits grouped per asset, best
+    segments first; `collection_id` searches within one collection."""
+    try:
+        within = svc.searcher.scope(req, principal)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    within = narrow.within(svc.catalog, req.filters, principal, within)  # size, owner
+    response = svc.searcher.search(req, principal, within)
+    response = svc.moments.attach(response)
+    if req.offset == 0:  # a search, not a further page of one
+        svc.queries.record(req.query, response.total, response.took_ms, req.mode)
     # Serialized once here: FastAPI would validate the model against response_model again.
-    return Response(svc.searcher.search(req).model_dump_json(), media_type="application/json")
+    return Response(response.model_dump_json(), media_type="application/json")
 
 
 @router.post(
@@ -47,16 +61,18 @@ def search(req: SearchRequest, svc: Svc) -> Response:
     response_model=SimilarResponse,
     responses={404: {"description": "item not indexed"}, 422: {"description": "bad space"}},
 )
-def similar(req: SimilarRequest, svc: Svc) -> SimilarResponse:
+def similar(req: SimilarRequest, svc: Svc, principal: Who) -> SimilarResponse:
     """Items near an indexed asset or segment, in one embedding space or all it has."""
     if req.asset_id:
-        req = req.model_copy(update={"asset_id": resolve_asset(svc, req.asset_id)})
+        req = req.model_copy(update={"asset_id": resolve_asset(svc, req.asset_id, principal)})
     if req.segment_id:
         check_id(SEGMENT_ID, req.segment_id, "segment id")
     if req.space is not None and req.space not in svc.index.spaces():
         raise HTTPException(422, f"no embedding space {req.space!r}; have {svc.index.spaces()}")
     try:
-        return sim.similar(svc.searcher, req)
+        if req.segment_id and not svc.catalog.visible(req.segment_id.split(":")[0], principal):
+            raise sim.NotFound(f"segment {req.segment_id} has no vectors in the index")
+        return sim.similar(svc.searcher, req, principal)
     except sim.NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except sim.BadRequest as exc:
@@ -69,8 +85,8 @@ def similar(req: SimilarRequest, svc: Svc) -> SimilarResponse:
     responses={413: {"description": "too large"}, 415: {"description": "unsupported type"}},
 )
 def search_by_file(
-    request: Request,
     svc: Svc,
+    principal: Who,
     file: Annotated[UploadFile, File(description="A short image, audio clip or document.")],
     _one: Annotated[None, Depends(one_file)],
     limit: Annotated[int, Form()] = 10,
@@ -81,7 +97,6 @@ def search_by_file(
     """Analyze the file with the pipeline's analyzers and models, then search every space
     its vectors fall in (visual and audio descriptors, text, CLIP). Nothing is stored."""
     max_bytes = svc.settings.query_file_max_bytes
-    body_within(request, max_bytes)
     try:
         options = SimilarOptions(
             limit=limit, space=space, threshold=threshold, media_types=media_types
@@ -95,7 +110,7 @@ def search_by_file(
             check(staged, svc.registry.media_type)
             named = staged.path.with_name(staged.name)
             staged.path.rename(named)
-            return sim.similar_to_file(svc.searcher, named, staged.mime_type, options)
+            return sim.similar_to_file(svc.searcher, named, staged.mime_type, options, principal)
         except UploadError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
         except AnalysisError as exc:

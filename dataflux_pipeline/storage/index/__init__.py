@@ -2,17 +2,20 @@
 The pipeline writes through IndexWriter, the service reads through IndexReader."""
 
 from dataflux_pipeline.storage.index.base import (
+    NAMES_SPACE,
     RANK_COLUMNS,
     RESULT_COLUMNS,
     IndexTuning,
     Probe,
     quote,
+    readable_by,
     table_name,
 )
 from dataflux_pipeline.storage.index.reader import IndexReader
 from dataflux_pipeline.storage.index.writer import IndexWriter
 
 __all__ = [
+    "NAMES_SPACE",
     "RANK_COLUMNS",
     "RESULT_COLUMNS",
     "IndexReader",
@@ -20,5 +23,6 @@ __all__ = [
     "IndexWriter",
     "Probe",
     "quote",
+    "readable_by",
     "table_name",
 ]

@@ -14,16 +14,25 @@ from typing import Any
 from dataflux_pipeline.storage.objects import is_remote, lance_options
 from dataflux_pipeline.storage.schemas import INDEX_COLUMNS
 
-RESULT_COLUMNS = [f.name for f in INDEX_COLUMNS if f.name not in ("model", "model_version")]
+RESULT_COLUMNS = [
+    f.name for f in INDEX_COLUMNS if f.name not in ("model", "model_version", "readers")
+]
 # What ranking needs of a candidate; the rest of a row is read only for the hits shown
 # (see SearchIndex.hydrate): 20 full rows cost about 4 ms more per probe at 1M rows.
 RANK_COLUMNS = ["segment_id", "asset_id"]
 ANN_TYPES = ("IVF_HNSW_SQ", "IVF_SQ", "IVF_PQ")
 SCALAR_COLUMNS = ("segment_id", "asset_id")
+# file and folder names as words: full-text only (its vectors are a 1-dim placeholder)
+NAMES_SPACE = "names"
 
 
 def table_name(space: str) -> str:
     return f"segments_{space}"
+
+
+def readable_by(labels: Sequence[str]) -> str:
+    """The prefilter that keeps rows one of these reader labels may see."""
+    return f"array_has_any(readers, [{quote(sorted(labels))}])"
 
 
 def quote(values: Sequence[str]) -> str:

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from dataflux_pipeline.storage.index.base import (
     ANN_TYPES,
+    NAMES_SPACE,
     SCALAR_COLUMNS,
     IndexBase,
     quote,
@@ -71,6 +72,8 @@ class IndexWriter(IndexBase):
             self.db.create_table(table_name(space), schema=index_schema(dim), exist_ok=True)
             self.forget(space)
         tbl = self.table(space)
+        if "readers" not in tbl.schema.names:
+            tbl = self._add_readers(space)
         if asset_ids and not n:
             where = f"asset_id IN ({quote(asset_ids)})"
             if not tbl.count_rows(where):
@@ -92,6 +95,21 @@ class IndexWriter(IndexBase):
             return 0
         self.refresh(space)
         return n
+
+    def _add_readers(self, space: str):
+        """An index written before accounts existed: every row was readable by anyone
+        (content had no owner), and says so in the new column."""
+        old = self.table(space).to_arrow()
+        readers = pa.array([["public"]] * old.num_rows, pa.list_(pa.string()))
+        data = old.append_column("readers", readers)
+        dim = old.schema.field("vector").type.list_size
+        schema = index_schema(dim)
+        self.db.create_table(
+            table_name(space), data=data.select(schema.names).cast(schema), mode="overwrite"
+        )
+        self.forget(space)
+        log.info("index space %s: added the readers column to %d rows", space, old.num_rows)
+        return self.table(space)
 
     def refresh(self, space: str) -> list[str]:
         """After a write: build the full-text index once text is there, fold new rows into
@@ -134,13 +152,17 @@ class IndexWriter(IndexBase):
         return {"type": kind, "rows": rows, "seconds": round(seconds, 2)}
 
     def create_scalar(self, space: str) -> None:
-        from lancedb.index import BTree
+        """B-trees on the keys; a label-list index on `readers`, which every search of a
+        signed-in user filters on."""
+        from lancedb.index import BTree, LabelList
 
         tbl = self.table(space)
         have = {c for i in tbl.list_indices() for c in i.columns}
         for column in SCALAR_COLUMNS:
             if column not in have:
                 tbl.create_index(column, config=BTree(), replace=True)
+        if "readers" not in have:
+            tbl.create_index("readers", config=LabelList(), replace=True)
 
     def ensure_indexes(self, space: str) -> dict[str, Any]:
         """Indexes a space should have at its size: full-text once it has text, ANN and
@@ -152,7 +174,10 @@ class IndexWriter(IndexBase):
             built["fts_seconds"] = round(time.perf_counter() - t0, 2)
         info = self.info(space)
         if info["rows"] >= self.tuning.ann_min_rows and info["ann"] is None:
-            built["ann"] = self.create_ann(space)
+            if space == NAMES_SPACE:  # words only: its placeholder vectors have no ANN
+                self.create_scalar(space)
+            else:
+                built["ann"] = self.create_ann(space)
         return built
 
     def optimize(self, space: str) -> None:
