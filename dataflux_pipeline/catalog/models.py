@@ -38,6 +38,7 @@ class SourcePath(Base):
     path: Mapped[str] = mapped_column(String(4096), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int | None] = mapped_column(BigInteger)  # folder sources: renames
     # pending (batched, not hashed yet) | present | failed | removed
     state: Mapped[str] = mapped_column(String(16), index=True)
     asset_id: Mapped[str | None] = mapped_column(String(80), index=True)

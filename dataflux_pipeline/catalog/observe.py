@@ -4,13 +4,15 @@ file versions a new batch takes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import PurePosixPath
 
 from sqlalchemy import select
 
 from dataflux_pipeline.catalog.models import Asset, SourcePath, now
 from dataflux_pipeline.catalog.store import Catalog, Change
 from dataflux_pipeline.intake.batches import Batch, Observed
+from dataflux_pipeline.intake.sidecars import group_files
 
 LISTED_STATES = ("pending", "present", "failed", "sidecar")
 
@@ -25,6 +27,63 @@ def known_versions(catalog: Catalog, source: str) -> dict[str, Observed]:
             )
         )
         return {path: Observed(size, mtime) for path, size, mtime in rows}
+
+
+def record_moves(catalog: Catalog, source: str, listing: Mapping[str, Observed]) -> Change:
+    """Paths gone from a folder that reappear elsewhere in it with the same inode, size and
+    mtime (a rename or a move): the new path holds the same content in this transaction,
+    so nothing is hashed or analyzed again and the content never leaves search; the index
+    follows the new name through catalog_sync. Whatever is less certain (S3, no inode, a
+    changed mtime, sidecars on either side, two candidates) goes the ordinary way."""
+    change = Change()
+    with catalog.session() as s:
+        held = {
+            sp.path: sp
+            for sp in s.scalars(
+                select(SourcePath).where(
+                    SourcePath.source_id == source, SourcePath.state.in_(LISTED_STATES)
+                )
+            )
+        }
+        gone: dict[tuple[int, int, int], list[SourcePath]] = {}
+        for sp in held.values():
+            if sp.path not in listing and sp.state == "present" and sp.inode and sp.asset_id:
+                gone.setdefault((sp.inode, sp.size, sp.mtime_ns), []).append(sp)
+        if not gone:
+            return change
+        paired = {sp.asset_id for sp in held.values() if sp.state == "sidecar"}
+        root = PurePosixPath("/")
+        alone = {
+            group.paths[0].relative_to(root).as_posix()
+            for group in group_files(root / rel for rel in listing)
+            if len(group.paths) == 1
+        }
+        arrived: dict[tuple[int, int, int], list[str]] = {}
+        for rel, obs in listing.items():
+            if rel not in held and obs.inode:
+                arrived.setdefault((obs.inode, obs.size, obs.mtime_ns), []).append(rel)
+        stamp = now()
+        for key, rels in arrived.items():
+            olds = gone.get(key, [])
+            if len(rels) != 1 or len(olds) != 1 or rels[0] not in alone:
+                continue
+            (rel,), (old,) = rels, olds
+            if old.asset_id in paired:
+                continue
+            old.state, old.removed_at = "removed", stamp
+            sp = s.get(SourcePath, (source, rel))
+            if sp is None:
+                sp = SourcePath(source_id=source, path=rel)
+                s.add(sp)
+            sp.size, sp.mtime_ns, sp.inode = old.size, old.mtime_ns, old.inode
+            sp.state, sp.asset_id, sp.batch, sp.error = "present", old.asset_id, old.batch, None
+            sp.first_seen = sp.last_seen = stamp
+            sp.removed_at = None
+            Catalog.event(s, "moved", old.asset_id, source_id=source, path=rel, moved_from=old.path)
+            change.count("moved")
+            change.touched.add(old.asset_id)
+        Catalog.refresh(s, change.touched)
+    return change
 
 
 def mark_removed(catalog: Catalog, source: str, listed: Iterable[str]) -> Change:
@@ -76,5 +135,6 @@ def register_batch(catalog: Catalog, batch: Batch) -> None:
                 if sp.state in (None, "removed"):
                     sp.first_seen, sp.asset_id = stamp, None  # may hold other bytes now
                 sp.size, sp.mtime_ns, sp.batch, sp.last_seen = size, mtime, batch.partition, stamp
+                sp.inode = (f.inode or None) if path == f.path else None
                 sp.state = "pending" if path == f.path else "sidecar"
                 sp.removed_at = None

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -28,6 +28,7 @@ class BatchFile(BaseModel):
     path: str = Field(description="Relative to the source's root.")
     size: int
     mtime_ns: int
+    inode: int = 0
     sidecars: dict[str, str] = Field(default_factory=dict)
     sidecar_versions: dict[str, tuple[int, int]] = Field(
         default_factory=dict, description="Sidecar path -> (size, mtime_ns)."
@@ -46,6 +47,9 @@ class Batch(BaseModel):
 class Observed:
     size: int
     mtime_ns: int
+    # a folder file's inode: with size and mtime it recognises a rename (catalog.observe);
+    # not part of a version's identity, and 0 where there is none (S3)
+    inode: int = field(default=0, compare=False)
 
 
 class Ledger:
@@ -138,6 +142,7 @@ def plan_from_listing(
                 path=primary,
                 size=obs.size,
                 mtime_ns=obs.mtime_ns,
+                inode=obs.inode,
                 sidecars=sidecars,
                 sidecar_versions=versions,
             )

@@ -29,7 +29,7 @@ def list_folder(root: Path) -> dict[str, Observed]:
             except OSError:
                 continue
             found[path_key(path.relative_to(root).as_posix())] = Observed(
-                st.st_size, st.st_mtime_ns
+                st.st_size, st.st_mtime_ns, st.st_ino
             )
     return found
 

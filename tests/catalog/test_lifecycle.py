@@ -77,12 +77,46 @@ def test_a_move_renames_without_analysis(tmp_path: Path) -> None:
         recipe = by_name(home, "recipe.txt")
         analyses = home.table("analyses").height
         home.move("inbox/recipe.txt", "kitchen/country-bread.txt")
-        home.ingest()
+        home.tick()  # the sensor alone records the move: same inode, size and mtime
         assert home.live() == {recipe: "country-bread.txt"}
+        assert home.paths(recipe) == ["kitchen/country-bread.txt"]
+        report = home.ingest()
+        assert report.partitions == []  # no batch: nothing hashed or analyzed again
         assert home.table("analyses").height == analyses
         assert top(home, "how long to bake bread") == "country-bread.txt"
         names = set(home.index_rows()["text"]["file_name"])
         assert names == {"country-bread.txt"}
+        agrees(home)
+
+
+def test_a_copy_then_delete_is_taken_the_ordinary_way(tmp_path: Path) -> None:
+    """Same size and mtime but another inode (cp -p, then rm): hashed in a batch, so a
+    file whose bytes changed under the same size and mtime cannot pass for the old one."""
+    with home_at(tmp_path) as home:
+        home.put("inbox/recipe.txt", RECIPE)
+        home.ingest()
+        recipe = by_name(home, "recipe.txt")
+        analyses = home.table("analyses").height
+        home.copy("inbox/recipe.txt", "kitchen/bread.txt")
+        home.remove("inbox/recipe.txt")
+        report = home.ingest()
+        assert len(report.partitions) == 1
+        assert home.live() == {recipe: "bread.txt"}
+        assert home.table("analyses").height == analyses  # hashed, not analyzed
+        agrees(home)
+
+
+def test_a_move_with_a_sidecar_is_analyzed_again(tmp_path: Path) -> None:
+    """A caption beside the new name changes what the content says: the move goes
+    through a batch and the pair is analyzed together."""
+    with home_at(tmp_path) as home:
+        home.put("inbox/recipe.txt", RECIPE)
+        home.ingest()
+        home.put("kitchen/bread.json", '{"title": "Grandmother rye"}')
+        home.move("inbox/recipe.txt", "kitchen/bread.txt")
+        report = home.ingest()
+        assert len(report.partitions) == 1
+        assert set(home.live().values()) == {"bread.txt"}
         agrees(home)
 
 

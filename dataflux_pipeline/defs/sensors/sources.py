@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from dataflux_pipeline.catalog.observe import known_versions, mark_removed
+from dataflux_pipeline.catalog.observe import known_versions, mark_removed, record_moves
 from dataflux_pipeline.defs.jobs import ingest_job
 from dataflux_pipeline.defs.resources import CatalogResource, SourcesResource, StorageResource
 from dataflux_pipeline.defs.sensors.launch import launch, record
@@ -77,11 +77,13 @@ def sources_sensor(
     pending, extra = decode_cursor(context.cursor)
     s3_state: dict = extra.get("s3", {})
     now = time.time()
-    new_pending, batches, removed = {}, [], 0
+    new_pending, batches, removed, moved = {}, [], 0, 0
     for src in watched:
         state = s3_state.setdefault(src.name, {}) if src.remote else {}
         listing, complete = list_source(src, s3, state, now)
         if complete:
+            if not src.remote:
+                moved += record_moves(live, src.name, listing).counts.get("moved", 0)
             removed += sum(mark_removed(live, src.name, listing).counts.values())
         known = known_versions(live, src.name)
         seen = pending.get(src.name, {})
@@ -110,6 +112,8 @@ def sources_sensor(
             )
         if plan.pending:
             context.log.info(f"{src.name}: {len(plan.pending)} file(s) still settling")
+    if moved:
+        context.log.info(f"{moved} file(s) renamed or moved: nothing to analyze again")
     if removed:
         context.log.info(f"{removed} path(s) removed from their sources")
     record(storage.ledger, live, batches)
