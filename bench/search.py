@@ -143,7 +143,7 @@ def file_name(j: int) -> str:
 
 def names_table(assets: int) -> pa.Table:
     """The `names` space as catalog.projection writes it: one row per content."""
-    from dataflux_pipeline.catalog.projection import name_text
+    from dataflux_pipeline.intake.identity import name_text
 
     ids = [asset_id(j) for j in range(assets)]
     return pa.table(

@@ -5,7 +5,6 @@ a removal, a rename or a delete all end in the same, checkable state."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from sqlalchemy import select, update
 from dataflux_pipeline.catalog.access import labels_of
 from dataflux_pipeline.catalog.models import Asset
 from dataflux_pipeline.catalog.store import Catalog
+from dataflux_pipeline.intake.identity import name_text
 from dataflux_pipeline.storage.index import NAMES_SPACE, IndexWriter, quote
 from dataflux_pipeline.storage.tables import TableStore
 
@@ -54,20 +54,6 @@ def targets(catalog: Catalog, asset_ids: Iterable[str]) -> dict[str, Target]:
                     a.path,
                 )
     return out
-
-
-def name_text(path: str | None) -> str | None:
-    """A path as words: folders and the file name, split at punctuation, case changes
-    and digit runs, extension dropped (`trips/Italy/IMG_2023-05-01_beach.jpg` ->
-    `trips Italy IMG 2023 05 01 beach`)."""
-    if not path:
-        return None
-    stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
-    words = []
-    for part in re.split(r"[\W_]+", stem):
-        part = re.sub(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])", " ", part)
-        words += re.sub(r"(?<=[a-zß-ÿ])(?=[A-ZÀ-Þ])", " ", part).split()
-    return " ".join(words) or None
 
 
 def _name_rows(plan: dict[str, Target]) -> pl.DataFrame:

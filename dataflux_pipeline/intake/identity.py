@@ -179,3 +179,17 @@ def _chunks(f, head: bytes) -> Iterable[bytes]:
     yield head
     while chunk := f.read(CHUNK):
         yield chunk
+
+
+def name_text(path: str | None) -> str | None:
+    """A path as words: folders and the file name, split at punctuation, case changes
+    and digit runs, extension dropped (`trips/Italy/IMG_2023-05-01_beach.jpg` ->
+    `trips Italy IMG 2023 05 01 beach`)."""
+    if not path:
+        return None
+    stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+    words = []
+    for part in re.split(r"[\W_]+", stem):
+        part = re.sub(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])", " ", part)
+        words += re.sub(r"(?<=[a-zß-ÿ])(?=[A-ZÀ-Þ])", " ", part).split()
+    return " ".join(words) or None

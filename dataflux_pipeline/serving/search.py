@@ -15,6 +15,7 @@ import numpy as np
 
 from dataflux_pipeline.accounts.principals import OPEN, Principal
 from dataflux_pipeline.catalog import Catalog
+from dataflux_pipeline.intake.identity import name_text
 from dataflux_pipeline.serving.batching import Batcher, Direct
 from dataflux_pipeline.serving.calibration import calibrated
 from dataflux_pipeline.serving.fusion import (
@@ -30,6 +31,7 @@ from dataflux_pipeline.serving.schemas import AssetHit, Filters, SearchRequest, 
 from dataflux_pipeline.serving.views import CatalogView, asset_metadata
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.index import (
+    NAMES_SPACE,
     RANK_COLUMNS,
     IndexReader,
     IndexTuning,
@@ -62,6 +64,12 @@ def rescore(groups: list[Group], mode: str, floor: float) -> list[Group]:
         kept.append(g)
     kept.sort(key=lambda g: (-g.score, g.asset_id))
     return kept
+
+
+def probe_text(space: str, query: str) -> str:
+    """Names are indexed as words split at punctuation, case changes and digit runs; a
+    query meets them split the same way (`DSC01234` finds `DSC01234.jpg`)."""
+    return (name_text(query) or query) if space == NAMES_SPACE else query
 
 
 class EmptyResult(Exception):
@@ -205,9 +213,12 @@ class Searcher:
         fts = []
         if req.mode in ("hybrid", "text"):
             fts = [s for s in spaces if self.index.info(s)["fts"]]
-        columns = (*RANK_COLUMNS, "text")  # text: term_weights() reads it
+        cols = (*RANK_COLUMNS, "text")  # text: term_weights() reads it
         pending = self.index.submit(
-            [Probe(s, k, text=req.query, where=where, columns=columns, row_id=True) for s in fts]
+            [
+                Probe(s, k, text=probe_text(s, req.query), where=where, columns=cols, row_id=True)
+                for s in fts
+            ]
         )
         vector_spaces, nearest = [], []
         if req.mode in ("hybrid", "vector"):
@@ -241,7 +252,7 @@ class Searcher:
         0.840, square 0.901, cube 0.931 (vector alone 0.901)."""
         if not rows:
             return [], []
-        stems = self.index.tokenize(space, req.query)
+        stems = self.index.tokenize(space, probe_text(space, req.query))
         cover = [coverage(r.get("text"), stems) for r in rows]
         if req.mode != "hybrid":
             return [1.0] * len(rows), cover

@@ -54,9 +54,23 @@ class Home:
     # ---- acting ------------------------------------------------------------------------
     def ingest(self) -> IngestReport:
         report = ingest(self.settings, self.instance)
-        assert report.failed_runs == [], report
+        assert report.failed_runs == [], (report, self.failures())
         self.partitions += report.partitions
         return report
+
+    def failures(self) -> list[str]:
+        """What the failed steps of this home's runs said, for an assertion's message."""
+        import dagster as dg
+
+        out = []
+        for record in self.instance.get_run_records(
+            dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE])
+        ):
+            for e in self.instance.all_logs(record.dagster_run.run_id):
+                if e.dagster_event_type == dg.DagsterEventType.STEP_FAILURE:
+                    error = e.dagster_event.event_specific_data.error
+                    out.append(f"{e.step_key}: {error.to_string() if error else e.message}")
+        return out
 
     def tick(self) -> None:
         """One evaluation of the sources sensor and nothing else (no run)."""
