@@ -51,7 +51,9 @@ def make(kind: str, folder: Path, n: int) -> list[Path]:
     token = f"zq{kind}{n:02d}x"
     if kind in ("photo", "upload"):
         path = folder / f"{token}.jpg"
-        scene_image(100 + n, (1280, 960)).save(path, quality=90)
+        # other pictures for uploads: the same bytes would be a copy, shown by its first name
+        seed = 100 + n if kind == "photo" else 600 + n
+        scene_image(seed, (1280, 960)).save(path, quality=90)
         return [path]
     if kind == "song":
         y = click_track(96 + n, 180.0) * 0.6 + tone(220 + 10 * n, 180.0, amplitude=0.2)
@@ -91,7 +93,8 @@ def breakdown(dagster_home: Path, since: float) -> dict:
     steps: dict[str, list[float]] = {}
     start = end = None
     for e in events:
-        kind = e.dagster_event_type.value if e.dagster_event_type else ""
+        # by name: the serialized values are the old ones (PIPELINE_START)
+        kind = e.dagster_event_type.name if e.dagster_event_type else ""
         if kind == "RUN_START":
             start = e.timestamp
         elif kind in ("RUN_SUCCESS", "RUN_FAILURE"):
@@ -124,7 +127,8 @@ def drop(kind, files, landing, url, home, dagster_home) -> dict:
     t0 = time.time()
     if kind == "upload":
         with files[0].open("rb") as f:
-            httpx.post(f"{url}/assets", files={"file": (files[0].name, f)}, timeout=60)
+            r = httpx.post(f"{url}/assets", files={"file": (files[0].name, f)}, timeout=60)
+        r.raise_for_status()
     else:
         for f in reversed(files):  # sidecars first: the main file lands whole, last
             os.replace(f, landing / f.name)
