@@ -4,9 +4,7 @@ PostgreSQL server, in one database the test creates and drops."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -23,37 +21,24 @@ from dataflux_pipeline.defs.resources import resources_for
 from dataflux_pipeline.defs.sensors.sources import sources_sensor
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.index import IndexReader
+from tests.support.databases import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
-URL = os.environ.get("DATAFLUX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[dict[str, str]]:
-    import psycopg2
-
-    try:
-        admin = psycopg2.connect(URL, connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL at {URL} (set DATAFLUX_TEST_POSTGRES_URL): {exc}")
-    admin.autocommit = True
-    name = f"dataflux_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    url = urlparse(URL)
-    yield {
-        "DAGSTER_PG_HOST": url.hostname or "127.0.0.1",
-        "DAGSTER_PG_PORT": str(url.port or 5432),
-        "DAGSTER_PG_USER": url.username or "postgres",
-        "DAGSTER_PG_PASSWORD": url.password or "",
-        "DAGSTER_PG_DB": name,
-    }
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
+    """A fresh database for Dagster's storage, as the DAGSTER_PG_* variables name it."""
+    with postgres_database() as address:
+        url = urlparse(address)
+        yield {
+            "DAGSTER_PG_HOST": url.hostname or "127.0.0.1",
+            "DAGSTER_PG_PORT": str(url.port or 5432),
+            "DAGSTER_PG_USER": url.username or "postgres",
+            "DAGSTER_PG_PASSWORD": url.password or "",
+            "DAGSTER_PG_DB": url.path.lstrip("/"),
+        }
 
 
 def query(env: dict[str, str], sql: str) -> int:
