@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 PID_TAG = "dataflux/run_worker_pid"
 BACKFILL_TAG = "dagster/backfill"
 BULK_NICE = 10
+QUIET_S = 5.0  # a run-free pause this long before a worker warms (files in a burst run cold)
+ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 DEFAULT_MODULES = ["dataflux_pipeline.definitions"]
 
 
@@ -196,18 +203,25 @@ class StandbyRunLauncher(RunLauncher, ConfigurableClass):
         threading.Thread(target=self._refill_after, args=(run.run_id,), daemon=True).start()
 
     def _refill_after(self, run_id: str) -> None:
-        """Warm the next worker once no run is in progress (bulk runs aside, which yield
-        the CPU anyway): warming takes both cores of a small machine for seconds, which a
-        run should not have to share."""
+        """Warm the next worker once the machine is quiet: warming takes both cores of a
+        small machine for seconds, which a run should not have to share."""
         code = self._running[run_id].proc.wait()
         with self._lock:
             del self._running[run_id]
             self._exits[run_id] = code
             while len(self._exits) > 256:
                 self._exits.popitem(last=False)
-            busy = any(not w.bulk for w in self._running.values())
-        if not busy:
+        time.sleep(QUIET_S)
+        if self._quiet():
             self._refill()
+
+    def _quiet(self) -> bool:
+        """No run in progress or waiting to start, bulk runs aside (they yield the CPU)."""
+        with self._lock:
+            if any(not w.bulk for w in self._running.values()):
+                return False
+        active = self._instance.get_runs(dg.RunsFilter(statuses=ACTIVE), limit=50)
+        return all(BACKFILL_TAG in run.tags for run in active)
 
     def _pid(self, run: dg.DagsterRun) -> int | None:
         value = run.tags.get(PID_TAG)
