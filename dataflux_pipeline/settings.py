@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 
+UPLOADS_SOURCE = "uploads"  # the source name of the area the service writes uploads to
+
+
 class SourceConfig(BaseModel):
     """A place whose files the catalog mirrors: a folder or an s3:// prefix."""
 
@@ -306,7 +309,7 @@ class Settings(BaseSettings):
             group=self.landing_group,
             visibility=self.landing_visibility,
         )
-        uploads = SourceConfig(name="uploads", uri=str(self.uploads), visibility="private")
+        uploads = SourceConfig(name=UPLOADS_SOURCE, uri=str(self.uploads), visibility="private")
         return [landing, uploads, *self.sources]
 
     @property

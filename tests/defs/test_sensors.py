@@ -209,3 +209,20 @@ def test_catalog_sensor_turns_requests_into_runs(settings) -> None:
         (sync,) = third.run_requests
         assert sync.job_name == "catalog_sync"
         assert sync.run_key == f"sync-{live.generation()}"
+
+
+def test_an_upload_is_taken_on_the_first_tick(settings) -> None:
+    """The service renames a whole upload into place, so its area needs no settling; a
+    file just written to the landing folder still waits."""
+    settings = settings.model_copy(update={"settle_seconds": 60.0})
+    settings.landing.mkdir(parents=True)
+    settings.uploads.mkdir(parents=True)
+    (settings.landing / "fresh.txt").write_text("still being copied")
+    (settings.uploads / "upload.txt").write_text("renamed into place by the service")
+    with dg.instance_for_test() as instance:
+        first = tick(instance, settings)
+        (req,) = first.run_requests
+        batch = Ledger(settings.batches).read(req.partition_key)
+        assert [(f.source, f.path) for f in batch.files] == [("uploads", "upload.txt")]
+        assert set(decode_cursor(first.cursor)[0]["landing"]) == {"fresh.txt"}
+        assert decode_cursor(first.cursor)[0]["uploads"] == {}
