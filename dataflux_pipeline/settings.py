@@ -273,9 +273,7 @@ class Settings(BaseSettings):
         "0.12 to 0.45 while hybrid nDCG@10 goes from 0.948 to 0.953).",
     )
     query_encoder_bf16: bool = Field(
-        True,
-        description="Queries through a TorchScript copy of the text model on CPU "
-        "(bfloat16 where the CPU has AVX512-BF16, else float32).",
+        True, description="Queries through a bf16 TorchScript copy of the text model (CPU)."
     )
     query_batching: bool = Field(
         True, description="Embed and vector-search concurrent queries together."

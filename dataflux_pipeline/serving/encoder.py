@@ -1,14 +1,11 @@
 """The query-time text encoder: the pipeline's MiniLM, made cheaper for one short query.
 
 A query is one sentence at batch size one, where eager PyTorch spends more time
-dispatching ops than multiplying, so on a CPU the service keeps a copy of the same weights
-traced and frozen with TorchScript. On CPUs with AVX512-BF16 the copy is bfloat16: 11.7 ms
--> 6.2 ms a query on a 2-core host that has it, vectors within 1e-4 cosine of the float32
-ones. Elsewhere it stays float32: 18.0 -> 13.4 ms a query on the 2-core CI host, the same
-vectors. (Dynamic int8 quantization of the linear layers took 3.5 ms but moved vectors to
-0.91 cosine, too far to rank with.) The copy is checked against the eager model at load,
-alone and as a padded batch (the service embeds concurrent queries together), and
-dropped (with a log line) if it strays."""
+dispatching ops than multiplying. On CPUs with AVX512-BF16 the service keeps a bfloat16
+copy of the same weights, traced and frozen with TorchScript: 11.7 ms -> 6.2 ms a query on
+the 2-core bench host, vectors within 1e-4 cosine of the float32 ones. The copy is checked
+against the float32 model at load, alone and as a padded batch (the service embeds
+concurrent queries together), and dropped (with a log line) if it strays."""
 
 from __future__ import annotations
 
@@ -40,8 +37,8 @@ class QueryEncoder:
         self.embedder = embedder
         self.space, self.dim, self.name = embedder.space, embedder.dim, embedder.name
         self.traced = None
-        if fast and embedder.device.type == "cpu":
-            self.traced = self._trace(bf16_supported())
+        if fast and embedder.device.type == "cpu" and bf16_supported():
+            self.traced = self._trace()
 
     def _tokens(self, texts: list[str]) -> dict:
         return self.embedder.tokenizer(
@@ -53,13 +50,11 @@ class QueryEncoder:
         )
 
     @torch.inference_mode()
-    def _trace(self, bf16: bool):
+    def _trace(self):
         import copy
         import warnings
 
-        model = copy.deepcopy(self.embedder.model).eval()
-        model = model.to(torch.bfloat16) if bf16 else model
-        kind = "bf16" if bf16 else "float32"
+        model = copy.deepcopy(self.embedder.model).to(torch.bfloat16).eval()
         # Traced on a padded pair, so the graph keeps the attention-mask path that padded
         # batches need (an unpadded trace would freeze it out).
         sample = self._tokens(PROBES[:2])
@@ -71,7 +66,7 @@ class QueryEncoder:
                 )
             traced = torch.jit.freeze(traced)
         except Exception as exc:  # a model TorchScript cannot trace: stay on float32
-            log.warning("query encoder: tracing failed (%s); using the eager model", exc)
+            log.warning("query encoder: tracing failed (%s); using float32", exc)
             return None
         self.traced = traced
         reference = self.embedder.encode(PROBES)
@@ -79,9 +74,9 @@ class QueryEncoder:
         for got in (alone, self._fast(PROBES)):  # one at a time, and as one padded batch
             cosine = float(np.min(np.sum(got * reference, axis=1)))
             if cosine < MIN_COSINE:
-                log.warning("query encoder: %s cosine %.5f; using the eager model", kind, cosine)
+                log.warning("query encoder: bf16 cosine %.5f; using float32", cosine)
                 return None
-        log.info("query encoder: %s TorchScript copy of %s", kind, self.name)
+        log.info("query encoder: bf16 TorchScript copy of %s", self.name)
         return traced
 
     @torch.inference_mode()
