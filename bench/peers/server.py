@@ -3,7 +3,7 @@ same transport as DataFlux's service: the same uvicorn server, one process, JSON
 out, the load generator's keep-alive connections.
 
 `POST /search {"query", "mode", "limit"}` embeds the query with the same query encoder
-the DataFlux service uses (MiniLM, its TorchScript copy, bfloat16 where the CPU has
+the DataFlux service uses (MiniLM, its bfloat16 TorchScript copy where the CPU has
 AVX512-BF16: the peers get the cheaper encoder too, so the comparison is of the search,
 not of the encoder), asks the engine for 2 x limit segments (DataFlux's candidate depth)
 and answers the first `limit` distinct assets with their best segment. Sync handlers run

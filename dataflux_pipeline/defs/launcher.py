@@ -4,19 +4,18 @@ Dagster's default launcher starts a new Python for every run, which imports Dags
 code location, torch and the vision models before the first step can work: on 2 cores
 that was most of the time from a photo landing to it being searchable. This launcher
 keeps `standby` run workers (defs/standby.py) started ahead, each with everything
-imported and the models loaded, waiting; a launched run goes to one of them, and another
-warms up once that run is over. Each run still has a process of its own, so a crash or a leak ends
-with its run, as before. The local instance uses it (cli/dagster.yaml); production keeps
-the k8s launcher.
+imported and the models loaded, waiting; a launched run goes to one of them, and the next
+warms once no run has been in progress or queued for QUIET_S. Each run still has a
+process of its own, so a crash or a leak ends with its run, as before. The local instance
+uses it (cli/dagster.yaml); production keeps the k8s launcher.
 
 A worker whose code is older than the code on disk (an edit while `dataflux up` runs) is
-not used: the run starts cold in a new worker, which then warms the next one."""
+not used: the run starts cold in a new worker."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
-import logging
 import os
 import signal
 import subprocess
@@ -34,7 +33,6 @@ from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_
 
 from dataflux_pipeline.defs.standby import WARM
 
-log = logging.getLogger(__name__)
 PID_TAG = "dataflux/run_worker_pid"
 BACKFILL_TAG = "dagster/backfill"
 BULK_NICE = 10
