@@ -2,8 +2,8 @@
 POST /search returns it, with `make up`'s defaults (`dataflux up`: dagster dev with the
 daemon, and the service), one file at a time; p50 and p95 per kind, the breakdown read
 from the run's own events, and `dataflux analyze` on the same file beside it. Three
-scenarios: "idle", each file landing on a machine at rest (the launcher's standby run
-worker warm); "burst", each file dropped the moment the last one is searchable; "load",
+scenarios: "idle", each file landing on a machine at rest (the launcher's run server
+warm, no run in progress); "burst", each file dropped the moment the last one is searchable; "load",
 while a backfill of the whole catalog runs.
 
     .venv/bin/python bench/latency.py --repeats 5
@@ -41,7 +41,7 @@ from dataflux_pipeline.cli.samples import (  # noqa: E402
 )
 
 KINDS = ("photo", "song", "video", "upload")
-# idle: each drop meets a warm standby worker; burst: each drop right after the last one
+# idle: each drop meets a warm run server and no run; burst: each drop right after the last one
 # is searchable; load: while a backfill of the whole catalog runs
 SCENARIOS = ("idle", "burst", "load")
 
@@ -119,9 +119,10 @@ def breakdown(dagster_home: Path, since: float) -> dict:
 
 
 def standby_idle(up: subprocess.Popen, limit_s: float) -> float:
-    """Seconds waited for the launcher's standby run worker to be warm and idle (a
-    `defs.standby` process at rest): the state a file meets on a machine where nothing
-    landed for a while. Drops one right after another ("burst") do not wait."""
+    """Seconds waited for the launcher's run server to be warm and idle (every
+    `defs.standby` process, the server and its forked runs, at rest): the state a file
+    meets on a machine where nothing landed for a while. Drops one right after another
+    ("burst") do not wait."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit_s:
         try:
@@ -219,7 +220,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument(
-        "--settle-s", type=float, default=60.0, help="most seconds to wait for a warm worker"
+        "--settle-s", type=float, default=60.0, help="most seconds to wait for an idle run server"
     )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latency.json"))
     args = parser.parse_args()

@@ -3,14 +3,14 @@
 Dagster's default launcher starts a new Python for every run, which imports Dagster, this
 code location, torch and the vision models before the first step can work: on 2 cores
 that was most of the time from a photo landing to it being searchable. This launcher
-keeps `standby` run workers (defs/standby.py) started ahead, each with everything
-imported and the models loaded, waiting; a launched run goes to one of them, and the next
-warms once no run has been in progress or queued for QUIET_S. Each run still has a
-process of its own, so a crash or a leak ends with its run, as before. The local instance
-uses it (cli/dagster.yaml); production keeps the k8s launcher.
+keeps a run server (defs/standby.py) that imported everything and loaded the models once,
+and starts each run as a fork of it: every run starts warm, also when files land together
+or a backfill runs (its runs at a lower CPU priority), and each run still has a process
+of its own, so a crash or a leak ends with its run, as before. The local instance uses
+it (cli/dagster.yaml); production keeps the k8s launcher.
 
-A worker whose code is older than the code on disk (an edit while `dataflux up` runs) is
-not used: the run starts cold in a new worker."""
+A server whose code is older than the code on disk (an edit while `dataflux up` runs) is
+retired: the run goes to a new server, which forks it before it has warmed up."""
 
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +34,12 @@ from dataflux_pipeline.defs.standby import WARM
 PID_TAG = "dataflux/run_worker_pid"
 BACKFILL_TAG = "dagster/backfill"
 BULK_NICE = 10
-QUIET_S = 5.0  # a run-free pause this long before a worker warms (files in a burst run cold)
-ACTIVE = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
+MAX_TRACKED = 1024  # runs whose exit codes the launcher keeps
 DEFAULT_MODULES = ["dataflux_pipeline.definitions"]
 
 
 def code_stamp(modules: list[str]) -> float:
-    """The newest modification time of a file in the packages the workers import."""
+    """The newest modification time of a file in the packages the run server imports."""
     newest = 0.0
     for name in modules:
         spec = importlib.util.find_spec(name.split(".")[0])
@@ -58,33 +50,39 @@ def code_stamp(modules: list[str]) -> float:
     return newest
 
 
-class Worker:
-    """One run worker process: started warm-up first, given one run, then left to it.
-    A `nice` worker runs at a lower CPU priority (bulk work: backfills)."""
+class RunServer:
+    """A `defs.standby` process: warms up once, then forks a child for each run it is
+    handed. Its control messages (stdout) are read on a thread of their own."""
 
-    def __init__(self, modules: list[str], executable: str, nice: int = 0) -> None:
+    def __init__(self, modules: list[str], executable: str) -> None:
         self.executable = executable
-        self.bulk = nice > 0
         self.stamp = code_stamp(modules)
         self.proc = subprocess.Popen(
             [executable, "-m", "dataflux_pipeline.defs.standby", *modules],
-            preexec_fn=(lambda: os.nice(nice)) if nice else None,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         self.warm = threading.Event()  # imports done and models loaded
-        threading.Thread(target=self._relay, daemon=True, name="standby-output").start()
+        self.pids: dict[str, int] = {}  # run id -> the pid of its process
+        self.exits: dict[str, int] = {}  # run id -> exit code, once it exited
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True, name="run-server").start()
 
-    def _relay(self) -> None:
-        """Notes how warm the worker is, then passes on what its run prints (a pipe that
-        nobody read would stop the run once full)."""
+    def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            if not self.warm.is_set() and line.strip() == WARM:
-                self.warm.set()
-                continue
-            sys.stdout.write(line)
+            what, *rest = line.split()
+            with self._changed:
+                if what == WARM:
+                    self.warm.set()
+                elif what == "started":
+                    self.pids[rest[0]] = int(rest[1])
+                elif what == "exited":
+                    self.exits[rest[0]] = int(rest[1])
+                self._changed.notify_all()
+        with self._changed:  # the server is gone: so are the messages it owed
+            self._changed.notify_all()
 
     @property
     def pid(self) -> int:
@@ -93,20 +91,36 @@ class Worker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def start(self, args: str) -> None:
-        """Hand the worker its run; it starts on it once warm (at once, when it is)."""
+    def start(self, run_id: str, args: str, nice: int = 0, wait_s: float = 300.0) -> int:
+        """Hand the server a run; the pid of the run's process once it has forked it (at
+        once when warm, after the model being loaded when not). OSError if the server
+        died first."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(args + "\n")
-        self.proc.stdin.close()
+        self.proc.stdin.write(f"{nice} {run_id} {args}\n")
+        self.proc.stdin.flush()
+        with self._changed:
+            if not self._changed.wait_for(
+                lambda: run_id in self.pids or not self.alive(), timeout=wait_s
+            ):
+                raise OSError(f"run server {self.pid} did not start run {run_id}")
+        if run_id not in self.pids:
+            raise OSError(f"run server {self.pid} exited before starting run {run_id}")
+        return self.pids[run_id]
 
-    def discard(self) -> None:
-        """An idle worker holds no run: it is stopped outright."""
-        self.proc.kill()
-        self.proc.wait()
+    def exit_code(self, run_id: str, wait_s: float = 0.0) -> int | None:
+        with self._changed:
+            self._changed.wait_for(lambda: run_id in self.exits or not self.alive(), wait_s)
+            return self.exits.get(run_id)
+
+    def retire(self) -> None:
+        """No more runs: the server exits once those it started have."""
+        with contextlib.suppress(OSError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
 
 
 class StandbyRunLauncher(RunLauncher, ConfigurableClass):
-    """Launches each run in a warm standby worker; see the module docstring."""
+    """Launches each run as a fork of a warm run server; see the module docstring."""
 
     def __init__(
         self,
@@ -117,9 +131,8 @@ class StandbyRunLauncher(RunLauncher, ConfigurableClass):
         self._inst_data = inst_data
         self.standby = max(0, standby)
         self.modules = list(modules or DEFAULT_MODULES)
-        self._idle: list[Worker] = []
-        self._running: dict[str, Worker] = {}
-        self._exits: OrderedDict[str, int] = OrderedDict()  # the latest runs' exit codes
+        self._server: RunServer | None = None
+        self._running: dict[str, RunServer] = {}  # run id -> the server that forked it
         self._executable = os.path.abspath(sys.executable)
         self._lock = threading.Lock()
         super().__init__()
@@ -139,40 +152,34 @@ class StandbyRunLauncher(RunLauncher, ConfigurableClass):
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: dict):
         return cls(inst_data=inst_data, **config_value)
 
-    # ---- workers ---------------------------------------------------------------------
-    def _take(self, executable: str, bulk: bool) -> tuple[Worker, str]:
-        """A live idle worker on current code, else a new one; and which it is. Bulk runs
-        (a backfill's) leave the standby to the files that land meanwhile and run in a
-        new worker at a lower CPU priority, so a new file is not queued behind them for
-        the machine either."""
-        if bulk:
-            return Worker(self.modules, executable, nice=BULK_NICE), "a new low-priority"
+    # ---- the run server --------------------------------------------------------------
+    def _take(self, executable: str) -> tuple[RunServer, str]:
+        """The warm server when it is alive and on current code, else a new one (the old
+        one retires once its runs are over); and which it is. With `standby: 0` every run
+        gets a new server, retired once it has started the run: a cold start."""
         stamp = code_stamp(self.modules)
         with self._lock:
-            while self._idle:
-                worker = self._idle.pop(0)
-                if worker.alive() and worker.stamp >= stamp and worker.executable == executable:
-                    return (
-                        worker,
-                        "a warm standby" if worker.warm.is_set() else "a warming standby",
-                    )
-                worker.discard()
-        return Worker(self.modules, executable), "a new"
-
-    def _refill(self) -> None:
-        with self._lock:
-            self._idle = [w for w in self._idle if w.alive()]
-            missing = self.standby - len(self._idle)
-            self._idle += [Worker(self.modules, self._executable) for _ in range(missing)]
+            server = self._server
+            if (
+                server is not None
+                and server.alive()
+                and server.stamp >= stamp
+                and server.executable == executable
+            ):
+                return server, "the warm" if server.warm.is_set() else "the warming"
+            if server is not None:
+                server.retire()
+            server = RunServer(self.modules, executable)
+            self._server = server if self.standby else None
+            return server, "a new"
 
     def prestart(self, wait_s: float = 0.0) -> bool:
-        """Start the standby workers now rather than at the first run, and wait up to
-        `wait_s` for them to be warm; True when every one is."""
-        self._refill()
-        deadline = time.monotonic() + wait_s
-        with self._lock:
-            idle = list(self._idle)
-        return all(w.warm.wait(max(0.0, deadline - time.monotonic())) for w in idle)
+        """Start the run server now rather than at the first run, and wait up to `wait_s`
+        for it to be warm; True when it is."""
+        if not self.standby:
+            return False
+        server, _ = self._take(self._executable)
+        return server.warm.wait(wait_s)
 
     # ---- RunLauncher -----------------------------------------------------------------
     def launch_run(self, context: LaunchRunContext) -> None:
@@ -180,53 +187,38 @@ class StandbyRunLauncher(RunLauncher, ConfigurableClass):
         origin = run.job_code_origin
         if origin is None:
             raise dg.DagsterInvariantViolationError(f"run {run.run_id} has no code origin")
-        args = ExecuteRunArgs(
-            job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref()
+        ref = self._instance.get_ref()
+        args = serialize_value(
+            ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=ref)
         )
         self._executable = executable = os.path.abspath(origin.executable_path or sys.executable)
-        worker, which = self._take(executable, BACKFILL_TAG in run.tags)
+        nice = BULK_NICE if BACKFILL_TAG in run.tags else 0
+        server, which = self._take(executable)
         try:
-            worker.start(serialize_value(args))
-        except OSError:  # it died between the look and the hand-over
-            worker, which = Worker(self.modules, executable), "a new"
-            worker.start(serialize_value(args))
+            pid = server.start(run.run_id, args, nice)
+        except OSError:  # it died between the look and the fork
+            server, which = self._take(executable)
+            pid = server.start(run.run_id, args, nice)
+        if not self.standby:
+            server.retire()
         with self._lock:
-            self._running[run.run_id] = worker
-        self._instance.add_run_tags(run.run_id, {PID_TAG: str(worker.pid)})
+            self._running[run.run_id] = server
+            while len(self._running) > MAX_TRACKED:  # older runs: found by their pid
+                self._running.pop(next(iter(self._running)))
+        self._instance.add_run_tags(run.run_id, {PID_TAG: str(pid)})
+        priority = " at low priority" if nice else ""
         self._instance.report_engine_event(
-            f"Run handed to {which} run worker (pid {worker.pid}).",
+            f"Run forked from {which} run server (pid {pid}){priority}.",
             run,
             cls=self.__class__,
         )
-        threading.Thread(target=self._refill_after, args=(run.run_id,), daemon=True).start()
-
-    def _refill_after(self, run_id: str) -> None:
-        """Warm the next worker once the machine is quiet: warming takes both cores of a
-        small machine for seconds, which a run should not have to share."""
-        code = self._running[run_id].proc.wait()
-        with self._lock:
-            del self._running[run_id]
-            self._exits[run_id] = code
-            while len(self._exits) > 256:
-                self._exits.popitem(last=False)
-        time.sleep(QUIET_S)
-        if self._quiet():
-            self._refill()
-
-    def _quiet(self) -> bool:
-        """No run in progress or waiting to start, bulk runs aside (they yield the CPU)."""
-        with self._lock:
-            if any(not w.bulk for w in self._running.values()):
-                return False
-        active = self._instance.get_runs(dg.RunsFilter(statuses=ACTIVE), limit=50)
-        return all(BACKFILL_TAG in run.tags for run in active)
 
     def _pid(self, run: dg.DagsterRun) -> int | None:
         value = run.tags.get(PID_TAG)
         return int(value) if value and value.isdigit() else None
 
     def terminate(self, run_id: str) -> bool:
-        """SIGINT to the run's worker, which Dagster turns into a cancelled run."""
+        """SIGINT to the run's process, which Dagster turns into a cancelled run."""
         run = self._instance.get_run_by_id(run_id)
         pid = self._pid(run) if run else None
         if run is None or run.is_finished or pid is None:
@@ -243,24 +235,30 @@ class StandbyRunLauncher(RunLauncher, ConfigurableClass):
         return True
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
-        worker = self._running.get(run.run_id)
-        code = worker.proc.poll() if worker is not None else self._exits.get(run.run_id)
-        if worker is not None and code is None:
-            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        server = self._running.get(run.run_id)
+        pid = server.pids.get(run.run_id) if server is not None else self._pid(run)
+        code = server.exit_code(run.run_id) if server is not None else None
+        if code is None and server is not None and pid is not None and not _exists(pid):
+            code = server.exit_code(run.run_id, wait_s=2.0)  # reaped, message on its way
         if code is not None:
             status = WorkerStatus.SUCCESS if code == 0 else WorkerStatus.FAILED
-            return CheckRunHealthResult(status, f"run worker exited with {code}")
-        pid = self._pid(run)
+            return CheckRunHealthResult(status, f"run process exited with {code}")
         if pid is None:
-            return CheckRunHealthResult(WorkerStatus.NOT_FOUND, "no run worker recorded")
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return CheckRunHealthResult(WorkerStatus.NOT_FOUND, f"run worker {pid} is gone")
+            return CheckRunHealthResult(WorkerStatus.NOT_FOUND, "no run process recorded")
+        if not _exists(pid):
+            return CheckRunHealthResult(WorkerStatus.NOT_FOUND, f"run process {pid} is gone")
         return CheckRunHealthResult(WorkerStatus.RUNNING)
 
     def dispose(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
-        for worker in idle:
-            worker.discard()
+            server, self._server = self._server, None
+        if server is not None:
+            server.retire()
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,5 +1,6 @@
-"""A code location for the launcher tests: a job that records the process it ran in and
-whether that process had warmed up first, and one that waits to be terminated."""
+"""A code location for the launcher tests: a job that records the process it ran in, the
+process that forked it and whether that one had warmed up first, and one that waits to be
+terminated."""
 
 import json
 import os
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-WARMED: list[float] = []  # set by the standby worker's warm-up, in its own process
+WARMED: list[float] = []  # set by the run server's warm-up, inherited by its forks
 
 
 class Models(dg.ConfigurableResource):
@@ -23,7 +24,12 @@ class Models(dg.ConfigurableResource):
 
 @dg.op(config_schema={"out": str})
 def where(context: dg.OpExecutionContext) -> None:
-    record = {"pid": os.getpid(), "warmed": bool(WARMED), "nice": os.nice(0)}
+    record = {
+        "pid": os.getpid(),
+        "parent": os.getppid(),
+        "warmed": bool(WARMED),
+        "nice": os.nice(0),
+    }
     Path(context.op_config["out"]).write_text(json.dumps(record))
 
 

@@ -1,6 +1,7 @@
-"""The standby run launcher on a real (temporary) Dagster instance with real worker
-processes: runs go to workers that warmed up before them, each run has its own process,
-a dead or stale standby is replaced by a cold start, and termination cancels the run."""
+"""The run launcher on a real (temporary) Dagster instance with a real run server: runs
+are forks of a server that warmed up before them, each in a process of its own, also
+when they arrive together; a dead or stale server is replaced; backfill runs start warm
+at a lower priority; termination cancels the run; `standby: 0` starts every run cold."""
 
 from __future__ import annotations
 
@@ -19,17 +20,22 @@ from dataflux_pipeline.defs.launcher import PID_TAG, StandbyRunLauncher
 from tests.defs import launched_jobs
 
 pytestmark = pytest.mark.slow
-LAUNCHER = {
-    "module": "dataflux_pipeline.defs.launcher",
-    "class": "StandbyRunLauncher",
-    "config": {"standby": 1, "modules": ["tests.defs.launched_jobs"]},
-}
+MODULES = ["tests.defs.launched_jobs"]
+
+
+def launcher_config(standby: int) -> dict:
+    return {
+        "module": "dataflux_pipeline.defs.launcher",
+        "class": "StandbyRunLauncher",
+        "config": {"standby": standby, "modules": MODULES},
+    }
 
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test(overrides={"run_launcher": LAUNCHER}) as inst:
+    with dg.instance_for_test(overrides={"run_launcher": launcher_config(1)}) as inst:
         yield inst
+        inst.run_launcher.dispose()
 
 
 def launch(instance, job, config: dict, tags: dict | None = None) -> dg.DagsterRun:
@@ -56,59 +62,80 @@ def finished(instance, run_id: str, timeout: float = 90.0) -> dg.DagsterRun:
 def handed_to(instance, run_id: str) -> str:
     events = instance.all_logs(run_id)
     messages = [e.dagster_event.message or "" for e in events if e.dagster_event]
-    return next(m.split("] ", 1)[-1] for m in messages if "Run handed to" in m)
+    return next(m.split("] ", 1)[-1] for m in messages if "Run forked from" in m)
+
+
+def start_where(instance, tmp_path: Path, name: str, tags=None) -> tuple[dg.DagsterRun, Path]:
+    out = tmp_path / f"{name}.json"
+    return launch(
+        instance, launched_jobs.where_job, {"where": {"config": {"out": str(out)}}}, tags
+    ), out
 
 
 def where(instance, tmp_path: Path, name: str, tags=None) -> tuple[dg.DagsterRun, dict]:
-    out = tmp_path / f"{name}.json"
-    config = {"where": {"config": {"out": str(out)}}}
-    run = launch(instance, launched_jobs.where_job, config, tags)
+    run, out = start_where(instance, tmp_path, name, tags)
     run = finished(instance, run.run_id)
     return run, json.loads(out.read_text())
 
 
-def test_runs_start_in_warm_workers_one_process_each(instance, tmp_path):
+def server_pid(launcher: StandbyRunLauncher) -> int:
+    assert launcher._server is not None
+    return launcher._server.pid
+
+
+def test_runs_are_warm_forks_one_process_each(instance, tmp_path):
     launcher: StandbyRunLauncher = instance.run_launcher
     assert isinstance(launcher, StandbyRunLauncher)
     assert launcher.prestart(wait_s=60)
-    standby_pid = launcher._idle[0].pid
+    server = server_pid(launcher)
     first, seen = where(instance, tmp_path, "first")
     assert first.status == dg.DagsterRunStatus.SUCCESS
-    assert seen == {"pid": standby_pid, "warmed": True, "nice": os.nice(0)}
-    assert first.tags[PID_TAG] == str(standby_pid)
-    assert handed_to(instance, first.run_id).startswith("Run handed to a warm standby")
-    assert launcher.prestart(wait_s=60)  # the worker started behind the first run
+    assert seen["parent"] == server and seen["pid"] != server
+    assert seen["warmed"] and seen["nice"] == os.nice(0)
+    assert first.tags[PID_TAG] == str(seen["pid"])
+    assert handed_to(instance, first.run_id).startswith("Run forked from the warm run server")
     second, seen2 = where(instance, tmp_path, "second")
     assert second.status == dg.DagsterRunStatus.SUCCESS
-    assert seen2["warmed"] and seen2["pid"] not in (standby_pid, os.getpid())
-    deadline = time.monotonic() + 30  # the run is over before its worker has exited
+    assert seen2["parent"] == server and seen2["pid"] not in (seen["pid"], server)
+    deadline = time.monotonic() + 30  # the run is over before its process has exited
     while launcher.check_run_worker_health(second).status.value == "RUNNING":
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert launcher.check_run_worker_health(second).status.value == "SUCCESS"
 
 
-def test_a_dead_or_stale_standby_is_not_used(instance, tmp_path, monkeypatch):
+def test_runs_that_arrive_together_all_start_warm(instance, tmp_path):
     launcher: StandbyRunLauncher = instance.run_launcher
     assert launcher.prestart(wait_s=60)
-    dead = launcher._idle[0]
+    started = [start_where(instance, tmp_path, f"together-{n}") for n in range(3)]
+    seen = []
+    for run, out in started:
+        assert finished(instance, run.run_id).status == dg.DagsterRunStatus.SUCCESS
+        seen.append(json.loads(out.read_text()))
+    assert all(s["warmed"] and s["parent"] == server_pid(launcher) for s in seen)
+    assert len({s["pid"] for s in seen}) == 3
+
+
+def test_a_dead_or_stale_server_is_replaced(instance, tmp_path, monkeypatch):
+    launcher: StandbyRunLauncher = instance.run_launcher
+    assert launcher.prestart(wait_s=60)
+    dead = launcher._server
     os.kill(dead.pid, signal.SIGKILL)
     dead.proc.wait(timeout=10)
     run, seen = where(instance, tmp_path, "after-kill")
     assert run.status == dg.DagsterRunStatus.SUCCESS
-    assert seen["pid"] != dead.pid
-    assert handed_to(instance, run.run_id).startswith("Run handed to a new run worker")
-    assert launcher.prestart(wait_s=60)
-    stale = launcher._idle[0]
+    assert seen["parent"] not in (dead.pid, os.getpid())
+    assert handed_to(instance, run.run_id).startswith("Run forked from a new run server")
+    stale = launcher._server
     newer = launcher_module.code_stamp(launcher.modules) + 10  # the code changed on disk
     monkeypatch.setattr(launcher_module, "code_stamp", lambda modules: newer)
     run, seen = where(instance, tmp_path, "after-edit")
     assert run.status == dg.DagsterRunStatus.SUCCESS
-    assert seen["pid"] != stale.pid
-    assert stale.proc.wait(timeout=10) is not None  # the stale worker was let go
+    assert seen["parent"] != stale.pid
+    assert stale.proc.wait(timeout=10) == 0  # the stale server retired
 
 
-def test_terminate_cancels_the_run_in_its_worker(instance, tmp_path):
+def test_terminate_cancels_the_run_in_its_process(instance, tmp_path):
     launcher: StandbyRunLauncher = instance.run_launcher
     started = tmp_path / "started"
     run = launch(instance, launched_jobs.wait_job, {"wait": {"config": {"started": str(started)}}})
@@ -116,6 +143,7 @@ def test_terminate_cancels_the_run_in_its_worker(instance, tmp_path):
     while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert started.exists(), instance.get_run_by_id(run.run_id).status
+    assert started.read_text() == instance.get_run_by_id(run.run_id).tags[PID_TAG]
     assert launcher.check_run_worker_health(run).status.value == "RUNNING"
     t0 = time.monotonic()
     assert launcher.terminate(run.run_id)
@@ -125,15 +153,28 @@ def test_terminate_cancels_the_run_in_its_worker(instance, tmp_path):
     assert not launcher.terminate(run.run_id)  # already over
 
 
-def test_a_backfill_run_leaves_the_standby_to_new_files(instance, tmp_path):
+def test_a_backfill_run_starts_warm_at_low_priority(instance, tmp_path):
     launcher: StandbyRunLauncher = instance.run_launcher
     assert launcher.prestart(wait_s=60)
-    standby_pid = launcher._idle[0].pid
+    server = server_pid(launcher)
     run, seen = where(instance, tmp_path, "backfill", tags={"dagster/backfill": "abc"})
     assert run.status == dg.DagsterRunStatus.SUCCESS
-    assert handed_to(instance, run.run_id).startswith("Run handed to a new low-priority")
-    assert seen["pid"] != standby_pid and seen["nice"] == os.nice(0) + 10
-    assert [w.pid for w in launcher._idle] == [standby_pid]  # still there, still idle
+    assert handed_to(instance, run.run_id).endswith("at low priority.")
+    assert seen["warmed"] and seen["parent"] == server and seen["nice"] == os.nice(0) + 10
     fresh, seen = where(instance, tmp_path, "fresh")
     assert fresh.status == dg.DagsterRunStatus.SUCCESS
-    assert seen["pid"] == standby_pid and seen["nice"] == os.nice(0)
+    assert seen["parent"] == server and seen["nice"] == os.nice(0)
+
+
+def test_without_standby_every_run_starts_cold(tmp_path):
+    with dg.instance_for_test(overrides={"run_launcher": launcher_config(0)}) as instance:
+        launcher: StandbyRunLauncher = instance.run_launcher
+        assert not launcher.prestart(wait_s=1) and launcher._server is None
+        parents = []
+        for name in ("cold-1", "cold-2"):
+            run, seen = where(instance, tmp_path, name)
+            assert run.status == dg.DagsterRunStatus.SUCCESS
+            assert handed_to(instance, run.run_id).startswith("Run forked from a new run server")
+            assert not seen["warmed"]  # forked before the server loaded anything
+            parents.append(seen["parent"])
+        assert parents[0] != parents[1]
