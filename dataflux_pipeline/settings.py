@@ -99,7 +99,11 @@ class Settings(BaseSettings):
         2.0, ge=0, description="A file is taken once size and mtime held still this long."
     )
     sensor_interval_s: int = Field(
-        5, ge=1, description="How often the sensors look at the sources and the catalog."
+        4,
+        ge=1,
+        description="Least seconds between two looks at the sources and the catalog. "
+        "Dagster's sensor daemon comes round every 5 s, so 4 means every round: at 5, a "
+        "round that started a moment early skipped the look, and a file waited 10 s.",
     )
     max_file_bytes: int = Field(20 * 1024**3, ge=1, description="Larger files are refused.")
     max_duration_s: float = Field(
