@@ -76,11 +76,12 @@ class Snapshot:
 
     def __post_init__(self) -> None:
         self.position = {a: n for n, a in enumerate(self.assets["asset_id"].to_list())}
+        self.everything = frozenset(self.position)  # a search asks up to 3 times (0.2 ms each)
 
     def visible_ids(self, principal: Principal) -> frozenset[str]:
         """Live contents this principal may read (remembered per set of reader labels)."""
         if principal.unrestricted:
-            return frozenset(self.position)
+            return self.everything
         labels = principal.readers
         found = self._visible.get(labels)
         if found is None:
