@@ -80,7 +80,8 @@ class TantivyHnsw:
         self.index = tantivy.Index.open(str(folder / "tantivy"))
         self.searcher = self.index.searcher()
         self.hnsw = faiss.read_index(str(folder / "hnsw.faiss"))
-        self.meta = pq.read_table(folder / "meta.parquet")
+        # one chunk: a take from 8 row-group chunks cost 18 ms a query at 1M rows, 0.04 ms here
+        self.meta = pq.read_table(folder / "meta.parquet").combine_chunks()
         self.ids = self.meta["segment_id"].to_pylist()
         built = json.loads((folder / "built.json").read_text())
         self.set_ef(ef_search or built.get("ef_search", 64))
