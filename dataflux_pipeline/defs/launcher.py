@@ -66,6 +66,7 @@ class RunServer:
         self.warm = threading.Event()  # imports done and models loaded
         self.pids: dict[str, int] = {}  # run id -> the pid of its process
         self.exits: dict[str, int] = {}  # run id -> exit code, once it exited
+        self.gone = False  # its output ended: it exited, or is exiting
         self._changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True, name="run-server").start()
 
@@ -82,6 +83,7 @@ class RunServer:
                     self.exits[rest[0]] = int(rest[1])
                 self._changed.notify_all()
         with self._changed:  # the server is gone: so are the messages it owed
+            self.gone = True
             self._changed.notify_all()
 
     @property
@@ -89,7 +91,7 @@ class RunServer:
         return self.proc.pid
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return not self.gone and self.proc.poll() is None
 
     def start(self, run_id: str, args: str, nice: int = 0, wait_s: float = 300.0) -> int:
         """Hand the server a run; the pid of the run's process once it has forked it (at
@@ -99,9 +101,7 @@ class RunServer:
         self.proc.stdin.write(f"{nice} {run_id} {args}\n")
         self.proc.stdin.flush()
         with self._changed:
-            if not self._changed.wait_for(
-                lambda: run_id in self.pids or not self.alive(), timeout=wait_s
-            ):
+            if not self._changed.wait_for(lambda: run_id in self.pids or self.gone, timeout=wait_s):
                 raise OSError(f"run server {self.pid} did not start run {run_id}")
         if run_id not in self.pids:
             raise OSError(f"run server {self.pid} exited before starting run {run_id}")
@@ -109,7 +109,7 @@ class RunServer:
 
     def exit_code(self, run_id: str, wait_s: float = 0.0) -> int | None:
         with self._changed:
-            self._changed.wait_for(lambda: run_id in self.exits or not self.alive(), wait_s)
+            self._changed.wait_for(lambda: run_id in self.exits or self.gone, wait_s)
             return self.exits.get(run_id)
 
     def retire(self) -> None:
