@@ -1,6 +1,6 @@
 """A code location for the launcher tests: a job that records the process it ran in, the
-process that forked it and whether that one had warmed up first, and one that waits to be
-terminated."""
+process that forked it and whether that one had warmed up first, one that waits to be
+terminated, and one whose process dies mid-step."""
 
 import json
 import os
@@ -39,6 +39,11 @@ def wait(context: dg.OpExecutionContext) -> None:
     time.sleep(120)
 
 
+@dg.op(config_schema={"code": int})
+def crash(context: dg.OpExecutionContext) -> None:
+    os._exit(context.op_config["code"])  # as a segfault or an OOM kill would: no clean-up
+
+
 @dg.job(executor_def=dg.in_process_executor)  # as the ingest job: steps in the run process
 def where_job() -> None:
     where()
@@ -49,4 +54,9 @@ def wait_job() -> None:
     wait()
 
 
-defs = dg.Definitions(jobs=[where_job, wait_job], resources={"models": Models()})
+@dg.job(executor_def=dg.in_process_executor)
+def crash_job() -> None:
+    crash()
+
+
+defs = dg.Definitions(jobs=[where_job, wait_job, crash_job], resources={"models": Models()})

@@ -1,7 +1,8 @@
 """The run launcher on a real (temporary) Dagster instance with a real run server: runs
 are forks of a server that warmed up before them, each in a process of its own, also
-when they arrive together; a dead or stale server is replaced; backfill runs start warm
-at a lower priority; termination cancels the run; `standby: 0` starts every run cold."""
+when they arrive together; a run whose process dies is reported failed and the server
+serves the next; a dead or stale server is replaced; backfill runs start warm at a lower
+priority; termination cancels the run; `standby: 0` starts every run cold."""
 
 from __future__ import annotations
 
@@ -133,6 +134,22 @@ def test_a_dead_or_stale_server_is_replaced(instance, tmp_path, monkeypatch):
     assert run.status == dg.DagsterRunStatus.SUCCESS
     assert seen["parent"] != stale.pid
     assert stale.proc.wait(timeout=10) == 0  # the stale server retired
+
+
+def test_a_run_whose_process_dies_is_reported_and_the_server_goes_on(instance, tmp_path):
+    launcher: StandbyRunLauncher = instance.run_launcher
+    assert launcher.prestart(wait_s=60)
+    server = server_pid(launcher)
+    run = launch(instance, launched_jobs.crash_job, {"crash": {"config": {"code": 3}}})
+    deadline = time.monotonic() + 60
+    while (health := launcher.check_run_worker_health(run)).status.value == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert health.status.value == "FAILED" and "exited with 3" in health.msg
+    assert not instance.get_run_by_id(run.run_id).is_finished  # the monitor's to settle
+    after, seen = where(instance, tmp_path, "after-crash")
+    assert after.status == dg.DagsterRunStatus.SUCCESS
+    assert seen["parent"] == server and seen["warmed"]
 
 
 def test_terminate_cancels_the_run_in_its_process(instance, tmp_path):
