@@ -243,8 +243,8 @@ class StandbyRunLauncher(RunLauncher, ConfigurableClass):
         if code is not None:
             status = WorkerStatus.SUCCESS if code == 0 else WorkerStatus.FAILED
             return CheckRunHealthResult(status, f"run process exited with {code}")
-        if pid is None:
-            return CheckRunHealthResult(WorkerStatus.NOT_FOUND, "no run process recorded")
+        if pid is None:  # not launched here: `dataflux ingest` runs its runs in its process
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "not started by this launcher")
         if not _exists(pid):
             return CheckRunHealthResult(WorkerStatus.NOT_FOUND, f"run process {pid} is gone")
         return CheckRunHealthResult(WorkerStatus.RUNNING)

@@ -1,12 +1,14 @@
 """The run launcher on a real (temporary) Dagster instance with a real run server: runs
 are forks of a server that warmed up before them, each in a process of its own, also
-when they arrive together; a run whose process dies is reported failed and the server
-serves the next; a dead or stale server is replaced; backfill runs start warm at a lower
-priority; termination cancels the run; `standby: 0` starts every run cold."""
+when they arrive together; a run whose process dies is marked failed by run monitoring
+(as `dataflux up` configures it) and the server serves the next; a dead or stale server
+is replaced; backfill runs start warm at a lower priority; termination cancels the run;
+`standby: 0` starts every run cold."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import time
@@ -14,7 +16,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 from dagster._core.launcher import LaunchRunContext
+from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
 from dataflux_pipeline.defs import launcher as launcher_module
 from dataflux_pipeline.defs.launcher import PID_TAG, StandbyRunLauncher
@@ -22,6 +26,7 @@ from tests.defs import launched_jobs
 
 pytestmark = pytest.mark.slow
 MODULES = ["tests.defs.launched_jobs"]
+LOCAL_INSTANCE = Path(launcher_module.__file__).parents[1] / "cli" / "dagster.yaml"
 
 
 def launcher_config(standby: int) -> dict:
@@ -34,7 +39,9 @@ def launcher_config(standby: int) -> dict:
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test(overrides={"run_launcher": launcher_config(1)}) as inst:
+    monitoring = yaml.safe_load(LOCAL_INSTANCE.read_text())["run_monitoring"]  # as shipped
+    overrides = {"run_launcher": launcher_config(1), "run_monitoring": monitoring}
+    with dg.instance_for_test(overrides=overrides) as inst:
         yield inst
         inst.run_launcher.dispose()
 
@@ -136,7 +143,7 @@ def test_a_dead_or_stale_server_is_replaced(instance, tmp_path, monkeypatch):
     assert stale.proc.wait(timeout=10) == 0  # the stale server retired
 
 
-def test_a_run_whose_process_dies_is_reported_and_the_server_goes_on(instance, tmp_path):
+def test_a_run_whose_process_dies_is_marked_failed_and_the_server_goes_on(instance, tmp_path):
     launcher: StandbyRunLauncher = instance.run_launcher
     assert launcher.prestart(wait_s=60)
     server = server_pid(launcher)
@@ -146,7 +153,22 @@ def test_a_run_whose_process_dies_is_reported_and_the_server_goes_on(instance, t
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert health.status.value == "FAILED" and "exited with 3" in health.msg
-    assert not instance.get_run_by_id(run.run_id).is_finished  # the monitor's to settle
+    record = instance.get_run_record_by_id(run.run_id)
+    assert record.dagster_run.status == dg.DagsterRunStatus.STARTED  # nobody said it ended
+    monitor_started_run(instance, None, record, logging.getLogger("test"))  # the daemon's pass
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    elsewhere = instance.create_run_for_job(
+        job_def=launched_jobs.where_job,
+        run_config={"ops": {"where": {"config": {"out": str(tmp_path / "never.json")}}}},
+    )
+    instance.handle_run_event(  # a run another process executes itself (`dataflux ingest`)
+        elsewhere.run_id,
+        dg.DagsterEvent(event_type_value="PIPELINE_START", job_name=launched_jobs.where_job.name),
+    )
+    record = instance.get_run_record_by_id(elsewhere.run_id)
+    assert record.dagster_run.status == dg.DagsterRunStatus.STARTED
+    monitor_started_run(instance, None, record, logging.getLogger("test"))
+    assert instance.get_run_by_id(elsewhere.run_id).status == dg.DagsterRunStatus.STARTED
     after, seen = where(instance, tmp_path, "after-crash")
     assert after.status == dg.DagsterRunStatus.SUCCESS
     assert seen["parent"] == server and seen["warmed"]
