@@ -265,7 +265,8 @@ def main() -> int:
                 folder.mkdir(parents=True)
                 plans[scenario, kind, n] = make(kind, folder, n + 30 * SCENARIOS.index(scenario))
     first = args.scenarios[0]
-    analyze = {k: min(analyze_time(plans[first, k, n][0]) for n in range(2)) for k in KINDS}
+    runs = range(min(2, args.repeats))
+    analyze = {k: min(analyze_time(plans[first, k, n][0]) for n in runs) for k in KINDS}
     api, ui = free_port(), free_port()
     env = os.environ | {
         "DATAFLUX_HOME": str(home),
