@@ -30,6 +30,12 @@ class SourceConfig(BaseModel):
     visibility: Literal["private", "shared", "public"] | None = Field(
         None, description="Default: private with an owner or group, else public."
     )
+    settle_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="How long a file must hold still before it is taken; default "
+        "DATAFLUX_SETTLE_SECONDS. 0 for an area whose writer renames whole files into place.",
+    )
 
     @property
     def default_visibility(self) -> str:
@@ -311,7 +317,9 @@ class Settings(BaseSettings):
             group=self.landing_group,
             visibility=self.landing_visibility,
         )
-        uploads = SourceConfig(name=UPLOADS_SOURCE, uri=str(self.uploads), visibility="private")
+        uploads = SourceConfig(  # the service renames whole uploads into place
+            name=UPLOADS_SOURCE, uri=str(self.uploads), visibility="private", settle_seconds=0
+        )
         return [landing, uploads, *self.sources]
 
     @property

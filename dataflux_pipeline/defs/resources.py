@@ -103,6 +103,7 @@ class SourceSpec(dg.Config):
     owner: str | None = None
     group: str | None = None
     visibility: str | None = None
+    settle_seconds: float | None = None
 
 
 class SourcesResource(_Knobs):

@@ -211,18 +211,25 @@ def test_catalog_sensor_turns_requests_into_runs(settings) -> None:
         assert sync.run_key == f"sync-{live.generation()}"
 
 
-def test_an_upload_is_taken_on_the_first_tick(settings) -> None:
-    """The service renames a whole upload into place, so its area needs no settling; a
-    file just written to the landing folder still waits."""
-    settings = settings.model_copy(update={"settle_seconds": 60.0})
+def test_an_upload_is_taken_on_the_first_tick(settings, tmp_path) -> None:
+    """The service renames a whole upload into place, so its area needs no settling, nor
+    does a source configured with `settle_seconds: 0`; a file just written to the landing
+    folder still waits."""
+    synced = tmp_path / "synced"
+    synced.mkdir()
+    extra = SourceConfig(name="synced", uri=str(synced), settle_seconds=0)
+    settings = settings.model_copy(update={"settle_seconds": 60.0, "sources": [extra]})
     settings.landing.mkdir(parents=True)
     settings.uploads.mkdir(parents=True)
     (settings.landing / "fresh.txt").write_text("still being copied")
     (settings.uploads / "upload.txt").write_text("renamed into place by the service")
+    (synced / "synced.txt").write_text("moved into place whole by a sync tool")
     with dg.instance_for_test() as instance:
         first = tick(instance, settings)
-        (req,) = first.run_requests
-        batch = Ledger(settings.batches).read(req.partition_key)
-        assert [(f.source, f.path) for f in batch.files] == [("uploads", "upload.txt")]
+        taken = []
+        for req in first.run_requests:
+            batch = Ledger(settings.batches).read(req.partition_key)
+            taken += [(f.source, f.path) for f in batch.files]
+        assert sorted(taken) == [("synced", "synced.txt"), ("uploads", "upload.txt")]
         assert set(decode_cursor(first.cursor)[0]["landing"]) == {"fresh.txt"}
         assert decode_cursor(first.cursor)[0]["uploads"] == {}

@@ -21,7 +21,7 @@ from dataflux_pipeline.intake.batches import (
     plan_from_listing,
 )
 from dataflux_pipeline.intake.listing import list_folder, list_s3, next_start_after
-from dataflux_pipeline.settings import UPLOADS_SOURCE, SourceConfig, get_settings
+from dataflux_pipeline.settings import SourceConfig, get_settings
 
 S3_FULL_LISTING_S = 300.0  # a complete S3 listing (which sees removals) at most this often
 MAX_SETTLE_WAIT_S = 4.0  # a tick waits this long at most for files about to settle
@@ -87,8 +87,7 @@ def sources_sensor(
             removed += sum(mark_removed(live, src.name, listing).counts.values())
         known = known_versions(live, src.name)
         seen = pending.get(src.name, {})
-        # the service renames a whole upload into place: nothing there is half-written
-        settle_s = 0.0 if src.name == UPLOADS_SOURCE else settings.settle_seconds
+        settle_s = settings.settle_seconds if src.settle_seconds is None else src.settle_seconds
         plan = plan_from_listing(listing, known, seen, settle_s, settings.batch_size, now, src.name)
         wait = settle_wait(plan.pending, seen, settle_s, now)
         if wait is not None and not src.remote:  # settles within this tick: wait for it
