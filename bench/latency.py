@@ -173,15 +173,11 @@ def backfill_runs(dagster_home: Path) -> int:
     """Backfill runs queued or in progress."""
     import dagster as dg
 
+    from dataflux_pipeline.defs.sensors.catalog import ACTIVE
+
     os.environ["DAGSTER_HOME"] = str(dagster_home)
-    active = [
-        dg.DagsterRunStatus.QUEUED,
-        dg.DagsterRunStatus.NOT_STARTED,
-        dg.DagsterRunStatus.STARTING,
-        dg.DagsterRunStatus.STARTED,
-    ]
     with dg.DagsterInstance.get() as instance:
-        runs = instance.get_runs(dg.RunsFilter(statuses=active), limit=200)
+        runs = instance.get_runs(dg.RunsFilter(statuses=ACTIVE), limit=200)
     return sum(BACKFILL in run.tags for run in runs)
 
 
@@ -305,7 +301,7 @@ def main() -> int:
                         waited = 0.0
                     row = drop(kind, plans[(scenario, kind, n)], landing, url, home, dagster_home)
                     row["backfill_runs_after"] = (
-                        backfill_runs(dagster_home) if scenario == "load" else 0
+                        backfill_runs(dagster_home) if scenario == "load" else None
                     )
                     rows.append({"scenario": scenario, "waited_s": waited, **row})
                     print(json.dumps(rows[-1]), flush=True)

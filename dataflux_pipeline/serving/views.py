@@ -76,7 +76,8 @@ class Snapshot:
 
     def __post_init__(self) -> None:
         self.position = {a: n for n, a in enumerate(self.assets["asset_id"].to_list())}
-        self.everything = frozenset(self.position)  # a search asks up to 3 times (0.2 ms each)
+        # built once: a search asks up to 3 times, ~3 ms each at 100,000 assets
+        self.everything = frozenset(self.position)
 
     def visible_ids(self, principal: Principal) -> frozenset[str]:
         """Live contents this principal may read (remembered per set of reader labels)."""
