@@ -17,7 +17,7 @@ import jwt
 
 from dataflux_pipeline.accounts.models import User
 from dataflux_pipeline.accounts.principals import ROLES, Principal
-from dataflux_pipeline.accounts.tokens import TokenError
+from dataflux_pipeline.accounts.tokens import TokenError, decode
 from dataflux_pipeline.accounts.users import principal_for, set_groups
 from dataflux_pipeline.db import Database
 
@@ -91,25 +91,15 @@ class OidcVerifier:
         if header.get("alg") not in ALGORITHMS:
             raise TokenError(f"tokens signed with {header.get('alg')!r} are not accepted")
         key = self._key(header.get("kid"))
-        try:
-            return jwt.decode(
-                token,
-                key.key,
-                algorithms=ALGORITHMS,
-                audience=self.config.audience,
-                issuer=self.config.issuer,
-                options={"require": ["exp", "iat", "sub"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise TokenError("the token has expired") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise TokenError("the token is not valid yet") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise TokenError("the token is for another audience") from exc
-        except jwt.InvalidIssuerError as exc:
-            raise TokenError("the token is from another issuer") from exc
-        except jwt.InvalidTokenError as exc:
-            raise TokenError(f"the token is not valid: {exc}") from exc
+        return decode(
+            token,
+            key.key,
+            "the token",
+            algorithms=ALGORITHMS,
+            audience=self.config.audience,
+            issuer=self.config.issuer,
+            options={"require": ["exp", "iat", "sub"]},
+        )
 
     def role_of(self, claims: dict) -> str | None:
         values = claim(claims, self.config.roles_claim) or []

@@ -27,6 +27,26 @@ class TokenError(Exception):
     """A token that must be refused; the message tells the client what to do."""
 
 
+def decode(token: str, key, what: str, hint: str = "", **checks) -> dict:
+    """PyJWT's decode, its refusals as TokenError for `what` ("the access token"); `hint`
+    follows the expiry message (what to do about it). Used for our own tokens and for an
+    identity provider's."""
+    try:
+        return jwt.decode(token, key, **checks)
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError(f"{what} has expired{hint}") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise TokenError(f"{what} is not valid yet") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise TokenError(f"{what} is for another audience") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise TokenError(f"{what} is from another issuer") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError(f"{what}'s signature does not verify") from exc
+    except jwt.InvalidTokenError as exc:
+        raise TokenError(f"{what} is not valid: {exc}") from exc
+
+
 def signing_key(secret: str | None, home: Path) -> str:
     """DATAFLUX_JWT_SECRET, or a random key kept (mode 0600) under the home."""
     if secret:
@@ -92,27 +112,16 @@ class Sessions:
 
     def verify_access(self, token: str) -> dict:
         """The claims of a valid access token; TokenError says why one is not."""
-        try:
-            claims = jwt.decode(
-                token,
-                self.key,
-                algorithms=[ALGORITHM],  # `alg: none` and every other algorithm refused
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                options={"require": ["exp", "iat", "nbf", "sub", "jti"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise TokenError("the access token has expired; refresh it or sign in") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise TokenError("the access token is not valid yet") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise TokenError("the access token is for another audience") from exc
-        except jwt.InvalidIssuerError as exc:
-            raise TokenError("the access token is from another issuer") from exc
-        except jwt.InvalidSignatureError as exc:
-            raise TokenError("the access token's signature does not verify") from exc
-        except jwt.InvalidTokenError as exc:
-            raise TokenError(f"the access token is not valid: {exc}") from exc
+        claims = decode(
+            token,
+            self.key,
+            "the access token",
+            "; refresh it or sign in",
+            algorithms=[ALGORITHM],  # `alg: none` and every other algorithm refused
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "nbf", "sub", "jti"]},
+        )
         with self.db.reading() as s:
             if s.get(RevokedAccess, claims["jti"]) is not None:
                 raise TokenError("the access token was revoked (signed out)")
