@@ -1,17 +1,34 @@
 """The Dagster instance the CLI works on: `$DAGSTER_HOME`, defaulting to
-`<DATAFLUX_HOME>/dagster` (SQLite), with telemetry and the first-visit dialog off."""
+`<DATAFLUX_HOME>/dagster` (SQLite), with telemetry and the first-visit dialog off.
+
+The local settings are copied once and then belong to the user, so a home made by an
+older version keeps its settings; what a newer version's copy has and theirs lacks is
+named at start-up rather than merged in behind their back."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from dataflux_pipeline.settings import Settings
 
+log = logging.getLogger(__name__)
 LOCAL_INSTANCE_YAML = Path(__file__).with_name("dagster.yaml")
+
+
+def missing_sections(path: Path) -> list[str]:
+    """Top-level sections of the shipped local settings that the file at `path` lacks."""
+    shipped = yaml.safe_load(LOCAL_INSTANCE_YAML.read_text()) or {}
+    try:
+        present = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return []  # Dagster itself says what is wrong with a file it cannot read
+    return [key for key in shipped if key not in present]
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
@@ -23,6 +40,13 @@ def prepare_dagster_home(settings: Settings) -> Path:
     target = home / "dagster.yaml"
     if not target.exists():
         shutil.copyfile(LOCAL_INSTANCE_YAML, target)
+    elif missing := missing_sections(target):
+        log.warning(
+            "%s lacks %s, which this version's local settings have (%s): copy them in to use them",
+            target,
+            ", ".join(missing),
+            LOCAL_INSTANCE_YAML,
+        )
     return home
 
 

@@ -1,8 +1,10 @@
 """`dataflux up` (what `make up` runs) stops cleanly: no Dagster process outlives it, even
-when started the way a shell backgrounds a command (SIGINT ignored)."""
+when started the way a shell backgrounds a command (SIGINT ignored); and a home made by an
+older version is told what its Dagster settings lack."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -92,3 +94,24 @@ def test_up_stops_everything_on_sigterm_with_sigint_ignored(tmp_path: Path) -> N
     finally:
         if proc.poll() is None:
             stop_all([proc], grace_s=1.0)
+
+
+def test_an_older_home_is_told_which_local_settings_it_lacks(tmp_path: Path, caplog) -> None:
+    """A home made by an older version keeps its own dagster.yaml (the user's to edit);
+    start-up names what the current local settings have and it does not."""
+    from dataflux_pipeline.cli.instance import LOCAL_INSTANCE_YAML, prepare_dagster_home
+    from dataflux_pipeline.settings import Settings
+
+    settings = Settings(home=tmp_path / "home")
+    home = tmp_path / "dagster"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home))
+        prepare_dagster_home(settings)  # a new home gets the current copy: nothing missing
+        assert (home / "dagster.yaml").read_text() == LOCAL_INSTANCE_YAML.read_text()
+        older = LOCAL_INSTANCE_YAML.read_text().split("\nrun_monitoring:")[0]
+        (home / "dagster.yaml").write_text(older)
+        with caplog.at_level(logging.WARNING, logger="dataflux_pipeline.cli.instance"):
+            prepare_dagster_home(settings)
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "lacks run_monitoring, which" in warned[0]
+    assert (home / "dagster.yaml").read_text() == older  # the user's file is left as it is
