@@ -47,6 +47,10 @@ class SourceConfig(BaseModel):
     def remote(self) -> bool:
         return self.uri.startswith("s3://")
 
+    def settle(self, default: float) -> float:
+        """Seconds a file must hold still: this source's own, else the deployment's."""
+        return default if self.settle_seconds is None else self.settle_seconds
+
 
 def _default_text_model() -> str:
     try:

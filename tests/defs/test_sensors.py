@@ -233,3 +233,27 @@ def test_an_upload_is_taken_on_the_first_tick(settings, tmp_path) -> None:
         assert sorted(taken) == [("synced", "synced.txt"), ("uploads", "upload.txt")]
         assert set(decode_cursor(first.cursor)[0]["landing"]) == {"fresh.txt"}
         assert decode_cursor(first.cursor)[0]["uploads"] == {}
+
+
+def test_the_daily_sweep_keeps_each_sources_settle_time(settings, tmp_path) -> None:
+    """A slow share that says files need 10 minutes to hold still is not swept in earlier
+    because the deployment's default is shorter; the landing folder's file is."""
+    share = tmp_path / "share"
+    share.mkdir()
+    slow = SourceConfig(name="share", uri=str(share), settle_seconds=600)
+    settings = settings.model_copy(update={"settle_seconds": 0.0, "sources": [slow]})
+    settings.landing.mkdir(parents=True)
+    (settings.landing / "done.txt").write_text("whole")
+    (share / "copying.txt").write_text("half of it")
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_schedule_context(
+            instance=instance,
+            resources=resources_for(settings),
+            scheduled_execution_time=datetime.now(UTC),
+        )
+        taken = []
+        for req in daily_sweep(ctx):
+            taken += [
+                (f.source, f.path) for f in Ledger(settings.batches).read(req.partition_key).files
+            ]
+        assert taken == [("landing", "done.txt")]

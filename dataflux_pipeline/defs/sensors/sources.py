@@ -87,7 +87,7 @@ def sources_sensor(
             removed += sum(mark_removed(live, src.name, listing).counts.values())
         known = known_versions(live, src.name)
         seen = pending.get(src.name, {})
-        settle_s = settings.settle_seconds if src.settle_seconds is None else src.settle_seconds
+        settle_s = src.settle(settings.settle_seconds)
         plan = plan_from_listing(listing, known, seen, settle_s, settings.batch_size, now, src.name)
         wait = settle_wait(plan.pending, seen, settle_s, now)
         if wait is not None and not src.remote:  # settles within this tick: wait for it

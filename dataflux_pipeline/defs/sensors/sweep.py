@@ -38,15 +38,17 @@ def daily_sweep(
 
     settings = sources.settings()
     live = catalog.catalog()
+    watched = sources.watched()
+    live.ensure_sources(watched)  # a source the sensor has not met yet (sensor off, new)
     batches = []
-    for src in sources.watched():
+    for src in watched:
         listing = list_s3(s3.get_client(), src.uri) if src.remote else list_folder(Path(src.uri))
         mark_removed(live, src.name, listing)
         plan = plan_from_listing(
             listing,
             known_versions(live, src.name),
             {},
-            settings.settle_seconds,
+            src.settle(settings.settle_seconds),
             settings.batch_size,
             time.time(),
             src.name,
