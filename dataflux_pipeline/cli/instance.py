@@ -22,12 +22,17 @@ LOCAL_INSTANCE_YAML = Path(__file__).with_name("dagster.yaml")
 
 
 def missing_sections(path: Path) -> list[str]:
-    """Top-level sections of the shipped local settings that the file at `path` lacks."""
+    """Top-level sections of the shipped local settings that the file at `path` lacks.
+    Only for a local instance (Dagster's default SQLite storage, as the local copy has):
+    one that names its storage (deploy/dagster.yaml, PostgreSQL) is configured otherwise
+    on purpose and must not be pointed at the local launcher."""
     shipped = yaml.safe_load(LOCAL_INSTANCE_YAML.read_text()) or {}
     try:
         present = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError):
         return []  # Dagster itself says what is wrong with a file it cannot read
+    if not isinstance(present, dict) or "storage" in present:
+        return []
     return [key for key in shipped if key not in present]
 
 

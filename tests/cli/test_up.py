@@ -113,5 +113,17 @@ def test_an_older_home_is_told_which_local_settings_it_lacks(tmp_path: Path, cap
         with caplog.at_level(logging.WARNING, logger="dataflux_pipeline.cli.instance"):
             prepare_dagster_home(settings)
     warned = [r.getMessage() for r in caplog.records]
-    assert len(warned) == 1 and "lacks run_monitoring, which" in warned[0]
+    assert len(warned) == 1 and "lacks run_monitoring" in warned[0]
+    assert "run_launcher" not in warned[0]  # that section it has
     assert (home / "dagster.yaml").read_text() == older  # the user's file is left as it is
+
+
+def test_a_production_instance_is_not_told_to_take_local_settings(tmp_path: Path) -> None:
+    """deploy/dagster.yaml (PostgreSQL, the k8s launcher's queue) lacks the local launcher
+    on purpose; only a local instance is compared with the local settings."""
+    from dataflux_pipeline.cli.instance import missing_sections
+
+    assert missing_sections(ROOT / "deploy" / "dagster.yaml") == []
+    local = tmp_path / "dagster.yaml"
+    local.write_text("telemetry:\n  enabled: false\n")
+    assert "run_launcher" in missing_sections(local)
