@@ -35,6 +35,9 @@ PID_TAG = "dataflux/run_worker_pid"
 BACKFILL_TAG = "dagster/backfill"
 BULK_NICE = 10
 MAX_TRACKED = 1024  # runs whose exit codes the launcher keeps
+# a server that has not forked a run by then is stuck (a fork waits for one model load at
+# most); under run monitoring's start timeout (180 s), so the retry is not too late
+START_WAIT_S = 120.0
 DEFAULT_MODULES = ["dataflux_pipeline.definitions"]
 
 
@@ -67,24 +70,29 @@ class RunServer:
         self.pids: dict[str, int] = {}  # run id -> the pid of its process
         self.exits: dict[str, int] = {}  # run id -> exit code, once it exited
         self.gone = False  # its output ended: it exited, or is exiting
+        self.start_wait_s = START_WAIT_S
         self._changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True, name="run-server").start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            what, *rest = line.split()
-            with self._changed:
-                if what == WARM:
-                    self.warm.set()
-                elif what == "started":
-                    self.pids[rest[0]] = int(rest[1])
-                elif what == "exited":
-                    self.exits[rest[0]] = int(rest[1])
+        try:
+            for line in self.proc.stdout:
+                what, *rest = line.split() or [""]
+                with self._changed:
+                    if what == WARM:
+                        self.warm.set()
+                    elif what == "started":
+                        self.pids[rest[0]] = int(rest[1])
+                    elif what == "exited":
+                        self.exits[rest[0]] = int(rest[1])
+                    self._changed.notify_all()
+        finally:
+            with self._changed:  # the server is gone: so are the messages it owed
+                self.gone = True
                 self._changed.notify_all()
-        with self._changed:  # the server is gone: so are the messages it owed
-            self.gone = True
-            self._changed.notify_all()
+            self.proc.stdout.close()
+            self.proc.wait()  # reaped: a retired server leaves no zombie behind
 
     @property
     def pid(self) -> int:
@@ -93,18 +101,25 @@ class RunServer:
     def alive(self) -> bool:
         return not self.gone and self.proc.poll() is None
 
-    def start(self, run_id: str, args: str, nice: int = 0, wait_s: float = 300.0) -> int:
+    def start(self, run_id: str, args: str, nice: int = 0) -> int:
         """Hand the server a run; the pid of the run's process once it has forked it (at
         once when warm, after the model being loaded when not). OSError if the server
-        died first."""
+        died or retired first, or is stuck: a stuck one is killed, so that the run handed
+        to another server cannot also start here."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(f"{nice} {run_id} {args}\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(f"{nice} {run_id} {args}\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError) as exc:  # ValueError: retired meanwhile (stdin closed)
+            raise OSError(f"run server {self.pid} takes no more runs") from exc
         with self._changed:
-            if not self._changed.wait_for(lambda: run_id in self.pids or self.gone, timeout=wait_s):
-                raise OSError(f"run server {self.pid} did not start run {run_id}")
+            if not self._changed.wait_for(
+                lambda: run_id in self.pids or self.gone, self.start_wait_s
+            ):
+                self.proc.kill()
+                self._changed.wait_for(lambda: self.gone, timeout=30.0)  # its last words read
         if run_id not in self.pids:
-            raise OSError(f"run server {self.pid} exited before starting run {run_id}")
+            raise OSError(f"run server {self.pid} ended before starting run {run_id}")
         return self.pids[run_id]
 
     def exit_code(self, run_id: str, wait_s: float = 0.0) -> int | None:
@@ -261,4 +276,6 @@ def _exists(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    except PermissionError:  # there, and someone else's
+        pass
     return True

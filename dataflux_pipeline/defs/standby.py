@@ -113,7 +113,7 @@ class Server:
             execute_run_command.callback(args, None)  # the click command's own body
             code = 0
         except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
         except BaseException:
             traceback.print_exc()
         finally:
@@ -138,6 +138,8 @@ class Server:
             for line in self.lines(0.0 if warming else POLL_S):
                 self.fork(line)
             self.reap()
+            if warming and not self.open:  # retired: no run will use what is left to load
+                warming = False
             if not warming:
                 continue
             try:

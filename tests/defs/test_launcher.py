@@ -7,6 +7,7 @@ is replaced; backfill runs start warm at a lower priority; termination cancels t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -216,4 +217,27 @@ def test_without_standby_every_run_starts_cold(tmp_path):
             assert handed_to(instance, run.run_id).startswith("Run forked from a new run server")
             assert not seen["warmed"]  # forked before the server loaded anything
             parents.append(seen["parent"])
+            server = launcher._running[run.run_id]
+            assert server.proc.wait(timeout=30) == 0  # retired: gone once its run was over
+            assert not server.warm.is_set()  # and it loaded nothing more meanwhile
         assert parents[0] != parents[1]
+
+
+def test_a_stuck_server_is_killed_and_the_run_goes_to_a_new_one(instance, tmp_path):
+    """A server that does not fork a run in time is killed (so it cannot start the run
+    later as well) and the run starts on a new server."""
+    launcher: StandbyRunLauncher = instance.run_launcher
+    assert launcher.prestart(wait_s=60)
+    stuck = launcher._server
+    assert stuck is not None
+    stuck.start_wait_s = 2.0
+    os.kill(stuck.pid, signal.SIGSTOP)
+    try:
+        run, seen = where(instance, tmp_path, "after-stuck")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stuck.pid, signal.SIGCONT)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert stuck.proc.wait(timeout=10) == -signal.SIGKILL and run.run_id not in stuck.pids
+    assert seen["parent"] == server_pid(launcher) != stuck.pid
+    assert handed_to(instance, run.run_id).startswith("Run forked from a new run server")
