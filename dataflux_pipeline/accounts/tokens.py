@@ -27,24 +27,25 @@ class TokenError(Exception):
     """A token that must be refused; the message tells the client what to do."""
 
 
+REFUSALS = (  # PyJWT's refusals, most specific first, as a client is told them
+    (jwt.ExpiredSignatureError, "{what} has expired{hint}"),
+    (jwt.ImmatureSignatureError, "{what} is not valid yet"),
+    (jwt.InvalidAudienceError, "{what} is for another audience"),
+    (jwt.InvalidIssuerError, "{what} is from another issuer"),
+    (jwt.InvalidSignatureError, "{what}'s signature does not verify"),
+    (jwt.InvalidTokenError, "{what} is not valid: {exc}"),
+)
+
+
 def decode(token: str, key, what: str, hint: str = "", **checks) -> dict:
     """PyJWT's decode, its refusals as TokenError for `what` ("the access token"); `hint`
     follows the expiry message (what to do about it). Used for our own tokens and for an
     identity provider's."""
     try:
         return jwt.decode(token, key, **checks)
-    except jwt.ExpiredSignatureError as exc:
-        raise TokenError(f"{what} has expired{hint}") from exc
-    except jwt.ImmatureSignatureError as exc:
-        raise TokenError(f"{what} is not valid yet") from exc
-    except jwt.InvalidAudienceError as exc:
-        raise TokenError(f"{what} is for another audience") from exc
-    except jwt.InvalidIssuerError as exc:
-        raise TokenError(f"{what} is from another issuer") from exc
-    except jwt.InvalidSignatureError as exc:
-        raise TokenError(f"{what}'s signature does not verify") from exc
     except jwt.InvalidTokenError as exc:
-        raise TokenError(f"{what} is not valid: {exc}") from exc
+        message = next(m for cls, m in REFUSALS if isinstance(exc, cls))
+        raise TokenError(message.format(what=what, hint=hint, exc=exc)) from exc
 
 
 def signing_key(secret: str | None, home: Path) -> str:
