@@ -856,8 +856,10 @@ def main() -> None:
     res["wall_s"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(res, indent=1, default=str) + "\n"
-    # fixtures are named as the repository sees them, not by this machine's paths
-    args.out.write_text(text.replace(f'"{ROOT.parent}/', '"../'))
+    # fixtures are named as the repository sees them and generated media by its place in
+    # the work folder, not by this machine's paths
+    text = text.replace(f'"{ROOT.parent}/', '"../').replace(f'"{args.work.resolve()}/', '"')
+    args.out.write_text(text)
     print(table)
     print(f"\n{res['command']}: {res['wall_s']} s; results in {args.out}", file=sys.stderr)
 
