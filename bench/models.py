@@ -51,11 +51,8 @@ def bench_ocr(n: int) -> dict:
     import pytesseract
 
     from dataflux_pipeline.cli.samples.photos import photo
-    from dataflux_pipeline.cli.samples.text_images import (
-        character_error_rate,
-        font_files,
-        text_image,
-    )
+    from dataflux_pipeline.cli.samples.scoring import character_error_rate
+    from dataflux_pipeline.cli.samples.text_images import font_files, text_image
     from dataflux_pipeline.models.ocr import load_ocr
 
     fonts, backgrounds = font_files(), [photo(p) for p in PHOTOS]
@@ -277,11 +274,11 @@ def bench_people(per_identity: int) -> dict:
 
 # --- speech to text -------------------------------------------------------------------
 def bench_stt(work: Path) -> dict | None:
+    from dataflux_pipeline.cli.samples.scoring import word_error_rate
     from dataflux_pipeline.cli.samples.speech_clips import (
         SPEECH,
         SPEECH_TEXT,
         load,
-        word_error_rate,
     )
     from dataflux_pipeline.models.faster_whisper import load_faster_whisper, packaged_folder
 

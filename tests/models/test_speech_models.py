@@ -12,6 +12,7 @@ import pytest
 from dataflux_pipeline.analyzers.audio.analyzer import AudioAnalyzer
 from dataflux_pipeline.analyzers.base import MediaItem
 from dataflux_pipeline.cli.samples import write_wav
+from dataflux_pipeline.cli.samples.scoring import word_error_rate
 from dataflux_pipeline.cli.samples.speech_clips import (
     NOT_SPEECH,
     SAMPLE_RATE,
@@ -22,7 +23,6 @@ from dataflux_pipeline.cli.samples.speech_clips import (
     load,
     regions_mask,
     spliced_clip,
-    word_error_rate,
 )
 from dataflux_pipeline.settings import Settings
 from tests.conftest import FIXTURES

@@ -11,7 +11,8 @@ import logging
 import numpy as np
 import pytest
 
-from dataflux_pipeline.cli.samples.text_images import character_error_rate, font_files, text_image
+from dataflux_pipeline.cli.samples.scoring import character_error_rate
+from dataflux_pipeline.cli.samples.text_images import font_files, text_image
 from dataflux_pipeline.models import packaged
 
 skimage_data = pytest.importorskip("skimage.data", reason="the `vision` extra is not installed")

@@ -94,22 +94,3 @@ SPEECH_TEXT = (
     "steamers that during the summer months plied up and down the loch and incidentally "
     "carried on communication between inverashiel and crianan"
 )
-
-
-def words(text: str) -> list[str]:
-    """Lower-case words without punctuation; "smoke stack" and "smokestack" stay two and
-    one, as a word error rate should count them."""
-    import re
-
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, a in enumerate(ref, 1):
-        current = [i]
-        for j, b in enumerate(hyp, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1] / max(1, len(ref))

@@ -99,15 +99,3 @@ def text_image(seed: int, fonts: list[Path], backgrounds: list) -> TextImage:
         img = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
     name = font_path.stem if font_path else "default"
     return TextImage(img, "\n".join(lines), name, size, over_photo)
-
-
-def character_error_rate(reference: str, hypothesis: str) -> float:
-    """Edit distance over the reference's length, whitespace runs taken as one space."""
-    ref, hyp = " ".join(reference.split()), " ".join(hypothesis.split())
-    previous = list(range(len(hyp) + 1))
-    for i, a in enumerate(ref, 1):
-        current = [i]
-        for j, b in enumerate(hyp, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1] / max(1, len(ref))

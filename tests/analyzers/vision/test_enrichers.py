@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dataflux_pipeline.analyzers import MediaItem, analyze_file, default_registry
-from dataflux_pipeline.cli.samples.text_images import character_error_rate
+from dataflux_pipeline.cli.samples.scoring import character_error_rate
 from dataflux_pipeline.settings import Settings
 
 pytest.importorskip("rapidocr", reason="the `vision` extra is not installed")
