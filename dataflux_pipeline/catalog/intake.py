@@ -20,8 +20,8 @@ from dataflux_pipeline.intake.records import IntakeRecord
 STATUS_OF = {"ok": "cataloged", "failed": "failed", "skipped": "skipped"}
 
 
-def _sidecar_digests(details: dict) -> dict[str, str]:
-    return {k: v.get("sha256", "") for k, v in (details.get("sidecars") or {}).items()}
+def _digests(sidecars: dict) -> dict[str, str]:
+    return {role: side.get("sha256", "") for role, side in sidecars.items()}
 
 
 def _new_asset(rec: IntakeRecord, partition: str) -> Asset:
@@ -68,12 +68,12 @@ def _claim(asset: Asset, rec: IntakeRecord, partition: str, excluded: bool) -> s
         if asset.pending_partition is None:
             asset.pending_partition = partition
         return "claimed"
-    if rec.outcome == "ok" and _sidecar_digests(asset.details) != {
-        k: v.sha256 for k, v in rec.sidecars.items()
-    }:
-        asset.details = asset.details | {
-            "sidecars": {k: v.model_dump() for k, v in rec.sidecars.items()}
-        }
+    # A content's sidecars are those of every path that holds it: a copy without its
+    # caption adds none and takes none away (a removed caption leaves in catalog.observe)
+    held = asset.details.get("sidecars") or {}
+    sidecars = held | {role: side.model_dump() for role, side in rec.sidecars.items()}
+    if rec.outcome == "ok" and _digests(sidecars) != _digests(held):
+        asset.details = asset.details | {"sidecars": sidecars}
         if asset.pending_partition is None:
             asset.pending_partition = partition
             return "claimed"
@@ -118,8 +118,14 @@ def apply_intake(
             sp.error, sp.removed_at = rec.error, None
             for side in rec.sidecars.values():
                 side_path = s.get(SourcePath, (rec.source, side.path))
-                if side_path is not None:
-                    side_path.asset_id, side_path.state = rec.asset_id, "sidecar"
+                if side_path is None:
+                    continue
+                held = side_path.asset_id
+                if held and held != rec.asset_id and side_path.state != "sidecar":
+                    # a note that became a photo's caption: it is no longer a document
+                    change.touched.add(held)
+                    Catalog.event(s, "became_sidecar", held, source_id=rec.source, path=side.path)
+                side_path.asset_id, side_path.state = rec.asset_id, "sidecar"
             asset = s.get(Asset, rec.asset_id)
             source_owners, visibility = owners.get(rec.source, ([], "public"))
             if asset is None:

@@ -8,11 +8,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dataflux_pipeline.catalog.models import Asset, SourcePath, now
-from dataflux_pipeline.catalog.store import Catalog, Change
+from dataflux_pipeline.catalog.store import HOLDING, Catalog, Change
 from dataflux_pipeline.intake.batches import Batch, Observed
-from dataflux_pipeline.intake.sidecars import group_files
+from dataflux_pipeline.intake.sidecars import group_files, stem_key
 
 LISTED_STATES = ("pending", "present", "failed", "sidecar")
 
@@ -86,16 +87,35 @@ def record_moves(catalog: Catalog, source: str, listing: Mapping[str, Observed])
     return change
 
 
+def _leave_content(s: Session, sp: SourcePath) -> None:
+    """A sidecar no longer belongs to the content it described: its entry goes (so a
+    re-analysis cannot read a stored copy of it) and a live content is analyzed again
+    without it."""
+    asset = s.get(Asset, sp.asset_id)
+    if asset is None:
+        return
+    sidecars = asset.details.get("sidecars") or {}
+    kept = {role: side for role, side in sidecars.items() if side.get("path") != sp.path}
+    if kept != sidecars:
+        asset.details = asset.details | {"sidecars": kept}
+    if asset.live:
+        asset.reanalyze = True
+
+
 def mark_removed(catalog: Catalog, source: str, listed: Iterable[str]) -> Change:
     """Paths the catalog holds that the source no longer lists are removed; their content
     stops being live (and searchable) in this same transaction unless another path
-    holds it. A removed sidecar asks for its primary's re-analysis."""
+    holds it. A removed sidecar leaves its content, which is analyzed again without it;
+    a sidecar whose primary went is released, and the next tick takes it as a file of
+    its own (a caption whose photo was removed is a note, and searchable)."""
     listed = set(listed)
     change = Change()
     with catalog.session() as s:
-        rows = s.scalars(
-            select(SourcePath).where(
-                SourcePath.source_id == source, SourcePath.state.in_(LISTED_STATES)
+        rows = list(
+            s.scalars(
+                select(SourcePath).where(
+                    SourcePath.source_id == source, SourcePath.state.in_(LISTED_STATES)
+                )
             )
         )
         stamp = now()
@@ -107,14 +127,22 @@ def mark_removed(catalog: Catalog, source: str, listed: Iterable[str]) -> Change
             if sp.asset_id is None:
                 continue
             if was == "sidecar":
-                asset = s.get(Asset, sp.asset_id)
-                if asset is not None and asset.live:
-                    asset.reanalyze = True
+                _leave_content(s, sp)
                 change.count("sidecars_removed")
             else:
                 change.count("removed")
             change.touched.add(sp.asset_id)
             Catalog.event(s, "removed", sp.asset_id, source_id=source, path=sp.path)
+        primaries = {stem_key(PurePosixPath(sp.path)) for sp in rows if sp.state in HOLDING}
+        for sp in rows:
+            if sp.state != "sidecar" or stem_key(PurePosixPath(sp.path)) in primaries:
+                continue
+            sp.state, sp.removed_at = "removed", stamp  # not known any more: taken anew
+            if sp.asset_id is not None:
+                _leave_content(s, sp)
+                change.touched.add(sp.asset_id)
+                Catalog.event(s, "sidecar_released", sp.asset_id, source_id=source, path=sp.path)
+            change.count("sidecars_released")
         change.claimed = sorted(Catalog.refresh(s, change.touched))
     return change
 

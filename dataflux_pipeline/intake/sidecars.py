@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from dataflux_pipeline.intake.identity import IGNORED_PREFIXES, expected_mime, media_type_of
 
@@ -48,7 +48,8 @@ def sidecar_kind(primary: Path, candidate: Path) -> str | None:
     return None
 
 
-def _stem_key(path: Path) -> tuple[Path, str]:
+def stem_key(path: PurePath) -> tuple[PurePath, str]:
+    """What pairs a sidecar with its primary: the folder and the name up to its first dot."""
     return path.parent, path.name.split(".")[0].lower()
 
 
@@ -56,7 +57,7 @@ def group_files(paths: Iterable[Path]) -> list[FileGroup]:
     """Pair sidecars with their primary; what pairs with nothing stands alone."""
     by_stem: dict[tuple[Path, str], list[Path]] = {}
     for p in sorted(paths):
-        by_stem.setdefault(_stem_key(p), []).append(p)
+        by_stem.setdefault(stem_key(p), []).append(p)
     groups: list[FileGroup] = []
     for members in by_stem.values():
         # text and subtitle files are never the primary while a media file shares the stem
