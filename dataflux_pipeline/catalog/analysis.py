@@ -108,7 +108,8 @@ def record_analysis(
                 asset.status, asset.error = "failed", out.error
                 asset.analysis_partition = None
                 asset.details = asset.details | {"failed_in": partition}
-            asset.pending_partition = None
+            if asset.pending_partition == partition:  # another's claim stays (a re-run here)
+                asset.pending_partition = None
             asset.index_dirty = True
             Catalog.event(s, "analysis_failed", asset_id, run_id=run_id, error=out.error)
         Catalog.bump(s)

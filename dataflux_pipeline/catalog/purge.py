@@ -49,9 +49,15 @@ def due(catalog: Catalog, retention_s: float, at: datetime | None = None) -> lis
         return sorted(rows)
 
 
-def _drop_rows(catalog: Catalog, tables: TableStore, ids: list[str], report: PurgeReport) -> None:
-    for table in TABLES:
-        for partition in tables.partitions_with(table, ids):
+def _drop_rows(
+    catalog: Catalog,
+    tables: TableStore,
+    ids: list[str],
+    holding: dict[str, list[str]],
+    report: PurgeReport,
+) -> None:
+    for table, partitions in holding.items():
+        for partition in partitions:
             with catalog.partition_lock(partition):
                 report.add_rows(table, tables.drop_assets(table, partition, ids))
 
@@ -79,10 +85,19 @@ def purge(
     ids: list[str],
     remote: Storage | None = None,
 ) -> PurgeReport:
-    """Forget `ids` (which must already be out of the index: see projection.sync_index)."""
+    """Forget `ids` (which must already be out of the index: see projection.sync_index).
+
+    A content is marked purged before anything of it goes, and only while it is not live:
+    a file put back meanwhile is then claimed for a new analysis by its intake
+    (catalog.intake), where before the purge went on to drop the rows the content was
+    live with. Rows go only from the partitions that held them before the mark, and a
+    content claimed again before the purge ends is analyzed once more (its thumbnails
+    may have gone)."""
     report = PurgeReport()
+    holding = {table: tables.partitions_with(table, ids) for table in TABLES} if ids else {}
+    ids = _mark(catalog, ids)
     if ids:
-        _drop_rows(catalog, tables, ids, report)
+        _drop_rows(catalog, tables, ids, holding, report)
         forget_assets(catalog, ids)
     with catalog.reading() as s:
         assets = list(s.scalars(select(Asset).where(Asset.asset_id.in_(ids))))
@@ -99,14 +114,30 @@ def purge(
                     where.remove(rel)
                     report.files_removed += 1
     with catalog.session() as s:
-        stamp = datetime.now(UTC)
         for asset in s.scalars(select(Asset).where(Asset.asset_id.in_(ids))):
-            asset.purged_at, asset.analysis_partition, asset.pending_partition = stamp, None, None
-            asset.index_dirty = False
             Catalog.event(s, "purged", asset.asset_id, rows=sum(report.rows_removed.values()))
             report.purged.append(asset.asset_id)
+            if asset.purged_at is None:
+                asset.reanalyze = True  # claimed again while its rows and files were going
         Catalog.bump(s)
     return report
+
+
+def _mark(catalog: Catalog, ids: list[str]) -> list[str]:
+    """Mark the contents of `ids` that are still not live as purged; those are forgotten."""
+    with catalog.session() as s:
+        stamp = datetime.now(UTC)
+        marked = []
+        for asset in s.scalars(
+            select(Asset).where(
+                Asset.asset_id.in_(ids), Asset.live.is_(False), Asset.purged_at.is_(None)
+            )
+        ):
+            asset.purged_at, asset.analysis_partition, asset.pending_partition = stamp, None, None
+            asset.index_dirty = False
+            marked.append(asset.asset_id)
+        Catalog.bump(s)
+    return sorted(marked)
 
 
 def purge_stale(catalog: Catalog, tables: TableStore, report: PurgeReport) -> None:

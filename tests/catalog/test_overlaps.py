@@ -1,0 +1,100 @@
+"""When two things happen to one content at once: a purge and the file put back, a
+re-run of an old partition and a re-analysis in flight, a file moved over another that
+has the same size and mtime."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import dataflux_pipeline.catalog.purge as purging
+from dataflux_pipeline.catalog import Catalog
+from dataflux_pipeline.catalog.analysis import Outcome, record_analysis
+from dataflux_pipeline.catalog.models import Asset
+from dataflux_pipeline.catalog.purge import due, purge
+from dataflux_pipeline.storage.objects import Storage
+from dataflux_pipeline.storage.tables import TableStore
+from tests.catalog.home import home_at
+from tests.catalog.test_lifecycle import RECIPE, agrees, by_name, top
+
+
+@pytest.mark.slow
+def test_a_file_put_back_during_its_purge_is_analyzed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The purge used to drop the rows of a content that came back while it ran, and then
+    mark it purged: live, with no analysis, for good."""
+    with home_at(tmp_path / "home") as home:
+        path = home.put("inbox/recipe.txt", RECIPE)
+        home.ingest()
+        recipe = by_name(home, "recipe.txt")
+        shutil.move(path, tmp_path / "recipe.txt")
+        home.tick()
+        ids = due(home.catalog, retention_s=0)
+        assert ids == [recipe]
+        drop = purging._drop_rows
+
+        def put_back_first(*args, **kwargs) -> None:
+            shutil.move(tmp_path / "recipe.txt", path)
+            home.ingest()  # taken, claimed and analyzed while the purge is under way
+            drop(*args, **kwargs)
+
+        monkeypatch.setattr(purging, "_drop_rows", put_back_first)
+        settings = home.settings
+        purge(home.catalog, TableStore(settings.tables), Storage(settings.store_uri), ids)
+        monkeypatch.undo()
+        asset = home.asset(recipe)
+        assert asset.live and asset.purged_at is None and asset.analysis_partition
+        assert home.rows_of(recipe)["analyses"] == 1  # the new analysis's rows stayed
+        assert asset.reanalyze  # its thumbnails may have gone with the purge: once more
+        home.ingest()
+        assert home.live() == {recipe: "recipe.txt"}
+        assert top(home, "how long to knead bread dough") == "recipe.txt"
+        agrees(home)
+
+
+@pytest.mark.slow
+def test_a_file_moved_over_one_with_the_same_size_and_mtime_is_taken(tmp_path: Path) -> None:
+    """`mv -f IMG_0002.txt IMG_0001.txt` of two same-sized files from one extracted
+    archive (same mtime): only the inode tells the new version from the old."""
+    with home_at(tmp_path) as home:
+        first = home.put("burst/IMG_0001.txt", "First shot: a heron lifting off the reeds.")
+        second = home.put("burst/IMG_0002.txt", "Second shot: a kingfisher on an old branch")
+        assert first.stat().st_size == second.stat().st_size
+        for f in (first, second):
+            os.utime(f, ns=(1_600_000_000 * 10**9,) * 2)
+        home.ingest()
+        heron, kingfisher = by_name(home, "IMG_0001.txt"), by_name(home, "IMG_0002.txt")
+        os.replace(second, first)
+        home.ingest()
+        assert home.live() == {kingfisher: "IMG_0001.txt"} and heron not in home.live()
+        assert top(home, "kingfisher on a branch") == "IMG_0001.txt"
+        assert all(h["asset_id"] != heron for h in home.search("heron in the reeds"))
+        home.ingest()  # the new inode is known now: nothing is taken again
+        assert home.live() == {kingfisher: "IMG_0001.txt"}
+        agrees(home)
+
+
+def test_a_failed_rerun_of_an_old_partition_keeps_a_reanalysis_claim(tmp_path: Path) -> None:
+    catalog = Catalog.open(f"sqlite:///{tmp_path / 'catalog.db'}")
+    with catalog.session() as s:
+        s.add(
+            Asset(
+                asset_id="a" * 64,
+                status="analyzed",
+                details={},
+                analyzers={},
+                analysis_partition="20261201-old",
+                pending_partition="re-20261201-new",  # a re-analysis, claimed
+                live=True,
+            )
+        )
+    record_analysis(catalog, "20261201-old", {"a" * 64: Outcome("failed", "decoder crashed")})
+    asset = catalog.get("a" * 64)
+    assert asset.pending_partition == "re-20261201-new"  # still the re-analysis's to do
+    assert asset.status == "failed" and asset.error == "decoder crashed"
+    record_analysis(catalog, "re-20261201-new", {"a" * 64: Outcome("failed", "again")})
+    assert catalog.get("a" * 64).pending_partition is None
