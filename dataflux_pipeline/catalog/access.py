@@ -1,6 +1,8 @@
 """Who may read a content: its owners (an uploader, or the owner or group configured for
-a watched source), those it is shared with, and everyone when it is public. The index
-carries the result as reader labels, so search filters before it ranks."""
+a watched source), its holders (who uploaded the same bytes later), those it is shared
+with, and everyone when it is public. The index carries the result as reader labels, so
+search filters before it ranks. Only owners change a content: delete, share, publish,
+re-analyze."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from dataflux_pipeline.catalog.models import Asset, AssetAccess, UploadIntent, n
 from dataflux_pipeline.catalog.store import Catalog
 
 VISIBILITIES = ("private", "shared", "public")
+READ_ALWAYS = ("owner", "holder")  # relations that read a content whatever its visibility
 
 
 def labels_of(s: Session, asset_ids: Iterable[str]) -> dict[str, list[str]]:
@@ -23,7 +26,7 @@ def labels_of(s: Session, asset_ids: Iterable[str]) -> dict[str, list[str]]:
     )
     out: dict[str, set[str]] = {a: set() for a in ids}
     for row in s.scalars(select(AssetAccess).where(AssetAccess.asset_id.in_(ids))):
-        if row.relation == "owner" or visibility.get(row.asset_id) == "shared":
+        if row.relation in READ_ALWAYS or visibility.get(row.asset_id) == "shared":
             out[row.asset_id].add(row.principal)
     return {
         a: ["public"] if visibility.get(a, "public") == "public" else sorted(labels)
@@ -44,21 +47,36 @@ def _touch(s: Session, asset_id: str) -> None:
 
 
 def record_upload(catalog: Catalog, asset_id: str, principal: str, visibility: str) -> None:
-    """The uploader owns what they upload: now if the content exists, else when the intake
-    creates it. Uploading bytes someone else has makes the uploader an owner too."""
+    """The uploader owns what they upload, once the intake creates it. Bytes the catalog
+    has already make the uploader a holder: they read the content (they have it), but
+    whoever owns it keeps it, its visibility and its shares (an owner would have been able
+    to publish or delete someone else's private file)."""
     with catalog.session() as s:
-        s.merge(UploadIntent(asset_id=asset_id, principal=principal, visibility=visibility))
-        if s.get(Asset, asset_id) is not None:
-            s.merge(AssetAccess(asset_id=asset_id, principal=principal, relation="owner"))
+        if s.get(Asset, asset_id) is None:
+            s.merge(UploadIntent(asset_id=asset_id, principal=principal, visibility=visibility))
+            return
+        current = s.get(AssetAccess, (asset_id, principal))
+        if current is None or current.relation not in READ_ALWAYS:
+            s.merge(AssetAccess(asset_id=asset_id, principal=principal, relation="holder"))
+            Catalog.event(s, "uploaded_again", asset_id, actor=principal)
             _touch(s, asset_id)
 
 
 def apply_intents(s: Session, asset: Asset, source_owners: list[str], source_visibility: str):
-    """Ownership of a content the intake just created: the source's, and its uploaders'."""
-    intents = list(s.scalars(select(UploadIntent).where(UploadIntent.asset_id == asset.asset_id)))
-    owners = set(source_owners) | {i.principal for i in intents}
+    """Ownership of a content the intake just created: the source's, and its first
+    uploader's; who uploaded the same bytes before the intake got to them holds it."""
+    intents = list(
+        s.scalars(
+            select(UploadIntent)
+            .where(UploadIntent.asset_id == asset.asset_id)
+            .order_by(UploadIntent.at, UploadIntent.principal)
+        )
+    )
+    owners = set(source_owners) | {i.principal for i in intents[:1]}
     for principal in owners:
         s.merge(AssetAccess(asset_id=asset.asset_id, principal=principal, relation="owner"))
+    for principal in {i.principal for i in intents[1:]} - owners:
+        s.merge(AssetAccess(asset_id=asset.asset_id, principal=principal, relation="holder"))
     asset.visibility = intents[0].visibility if intents else source_visibility
     s.execute(delete(UploadIntent).where(UploadIntent.asset_id == asset.asset_id))
 
@@ -104,6 +122,7 @@ def access_of(catalog: Catalog, asset_id: str) -> dict:
         "visibility": asset.visibility if asset else None,
         "owners": sorted(r.principal for r in rows if r.relation == "owner"),
         "shared_with": sorted(r.principal for r in rows if r.relation == "reader"),
+        "held_by": sorted(r.principal for r in rows if r.relation == "holder"),
     }
 
 

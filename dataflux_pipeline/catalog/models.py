@@ -98,7 +98,7 @@ class AssetAccess(Base):
 
     asset_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     principal: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
-    relation: Mapped[str] = mapped_column(String(16))  # owner | reader
+    relation: Mapped[str] = mapped_column(String(16))  # owner | holder | reader
     granted_by: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 

@@ -231,7 +231,7 @@ def upload_asset(
                 },
             )
         uploads.check(staged, svc.registry.media_type)
-        if principal.user_id is not None:  # someone else's identical bytes: now theirs too
+        if principal.user_id is not None:  # someone else's identical bytes: readable now
             label = user_label(principal.user_id)
             record_upload(svc.live, staged.sha256, label, visibility)
         if uploads.queued_file(area, staged.sha256) is None:
@@ -279,8 +279,9 @@ def delete_asset(asset_id: str, request: Request, svc: Svc, principal: Who) -> d
 )
 def reanalyze_asset(asset_id: str, svc: Svc, principal: Who) -> dict:
     """Analyze again with the current analyzers and models (a Dagster run); search keeps
-    the current analysis until the new one is indexed."""
+    the current analysis until the new one is indexed. Owners and admins may."""
     asset_id = resolve_asset(svc, asset_id, principal)
+    must_own(svc, asset_id, principal)
     if not request_reanalysis(svc.live, [asset_id], actor=principal.actor):
         raise HTTPException(409, f"asset {asset_id} cannot be re-analyzed (skipped type)")
     return {"asset_id": asset_id, "status": "queued", "status_url": f"/assets/{asset_id}"}
