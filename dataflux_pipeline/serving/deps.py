@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi import Path as PathParam
 
 from dataflux_pipeline.accounts.principals import LEGACY_SCOPES, Principal
 from dataflux_pipeline.catalog import Catalog
 from dataflux_pipeline.catalog.access import owns
 from dataflux_pipeline.catalog.store import AmbiguousId
 from dataflux_pipeline.db import Database
+from dataflux_pipeline.serving.schemas import ROW_ID_MAX
 from dataflux_pipeline.serving.search import Searcher
 from dataflux_pipeline.serving.security import SAFE_METHODS, Authenticator, Unauthorized
 from dataflux_pipeline.serving.views import CatalogView
@@ -95,6 +97,7 @@ def service(request: Request) -> Service:
 
 
 Svc = Annotated[Service, Depends(service)]
+RowIdPath = Annotated[int, PathParam(ge=1, le=ROW_ID_MAX)]
 
 
 def who(request: Request) -> Principal:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MediaType = Literal["video", "audio", "image", "document"]
 Mode = Literal["hybrid", "vector", "text"]
 State = Literal["queued", "processing", "completed", "failed", "skipped"]
+# a database row id: larger ones are refused (422) before SQLite overflows on them (500)
+ROW_ID_MAX = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
 
 
 class Range(BaseModel):
@@ -31,6 +34,18 @@ class DateRange(BaseModel):
 
     since: datetime | None = Field(None, alias="from", description="Inclusive, ISO 8601.")
     until: datetime | None = Field(None, alias="to", description="Exclusive, ISO 8601.")
+
+    @field_validator("since", "until")
+    @classmethod
+    def in_utc(cls, moment: datetime | None) -> datetime | None:
+        """Compared in UTC; a moment with no UTC equivalent (year 1 or 9999 with an
+        offset) is refused here rather than failing the search."""
+        if moment is None or moment.tzinfo is None:
+            return moment
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("date out of range once converted to UTC") from exc
 
 
 Scalar = str | int | float | bool
@@ -94,8 +109,8 @@ class SearchRequest(BaseModel):
     offset: int = Field(0, ge=0, le=10_000)
     include_segments: bool = True
     segments_per_asset: int = Field(3, ge=1, le=20)
-    collection_id: int | None = Field(None, ge=1, description="Search within a collection.")
-    person_id: int | None = Field(None, ge=1, description="Only assets showing this person.")
+    collection_id: RowId | None = Field(None, description="Search within a collection.")
+    person_id: RowId | None = Field(None, description="Only assets showing this person.")
     min_score: float | None = Field(
         None,
         ge=0,

@@ -4,13 +4,23 @@ folder renamed into place, so the sources sensor never sees one without the othe
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import BinaryIO
 
 from dataflux_pipeline.intake.sidecars import SIDECAR_EXT, sidecar_kind
-from dataflux_pipeline.serving.uploads import INCOMING, Staged, UploadError, safe_name, stage
+from dataflux_pipeline.serving.uploads import (
+    INCOMING,
+    MAX_NAME,
+    Staged,
+    UploadError,
+    queued_file,
+    safe_name,
+    stage,
+)
 
 MAX_SIDECARS = 8
 MAX_SIDECAR_BYTES = 32 * 1024**2
@@ -35,6 +45,8 @@ def stage_sidecars(
     try:
         for given, body in files:
             name = paired_name(primary, safe_name(given))
+            if len(name.encode()) > MAX_NAME:
+                raise UploadError(422, f"{given!r} beside {primary!r} makes a name too long")
             if Path(name).suffix.lower() not in SIDECAR_EXT:
                 raise UploadError(422, f"{given!r} is not a subtitle, metadata or artwork file")
             if sidecar_kind(Path(primary), Path(name)) is None:
@@ -50,14 +62,23 @@ def stage_sidecars(
 
 
 def publish_together(primary: Staged, sidecars: list[Staged], uploads: Path) -> Path:
-    """Move the primary and its sidecars into `<uploads>/<sha256>/` in one rename."""
+    """Move the primary and its sidecars into `<uploads>/<sha256>/` in one rename. When an
+    upload of the same bytes lands first (two at once), that one stands and this group is
+    dropped; nothing is left in the temp area either way."""
     folder = uploads / INCOMING / f"{uuid.uuid4().hex}.group"
     folder.mkdir(parents=True)
-    for s in sidecars:
-        os.replace(s.path, folder / s.name)
-    os.replace(primary.path, folder / primary.name)
     target = uploads / primary.sha256
-    if target.is_dir() and not any(target.iterdir()):
-        target.rmdir()  # left empty by a deleted upload of the same content
-    os.replace(folder, target)
+    try:
+        for s in sidecars:
+            os.replace(s.path, folder / s.name)
+        os.replace(primary.path, folder / primary.name)
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()  # left empty by a deleted upload of the same content
+        os.replace(folder, target)
+    except OSError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        landed = queued_file(uploads, primary.sha256)
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and landed is not None:
+            return landed
+        raise
     return target / primary.name

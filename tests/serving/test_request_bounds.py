@@ -82,3 +82,39 @@ def test_bounds_are_enforced(service) -> None:
     assert big.status_code == 413
     assert not [p for p in settings.uploads.rglob("*") if p.is_file()]
     assert not [p for p in settings.landing.rglob("*") if p.is_file()]
+
+
+def test_ids_and_dates_beyond_what_the_database_holds_are_refused(service) -> None:
+    """They reached SQLite (an int over 64 bits) or a UTC conversion (year 9999 with an
+    offset) and came back as 500s."""
+    url, _, _ = service
+    huge = 10**20
+
+    def arrived(**bounds: str) -> dict:
+        return {"query": "x", "filters": {"arrived_at": bounds}}
+
+    for method, path, body in (
+        ("POST", "/search", {"query": "x", "person_id": huge}),
+        ("POST", "/search", {"query": "x", "collection_id": huge}),
+        ("POST", "/search", arrived(**{"from": "9999-12-31T23:59:59-01:00"})),
+        ("POST", "/search", arrived(to="0001-01-01T00:00:00+01:00")),
+        ("DELETE", f"/auth/keys/{huge}", None),
+        ("GET", f"/people/{huge}", None),
+        ("GET", f"/collections/{huge}", None),
+    ):
+        resp = httpx.request(method, url + path, json=body)
+        assert resp.status_code == 422, (path, body, resp.text)
+    ok = arrived(**{"from": "2026-01-01T00:00:00+01:00"})
+    assert httpx.post(f"{url}/search", json=ok).status_code == 200
+
+
+def test_a_sidecar_name_too_long_beside_its_file_is_refused_and_leaves_nothing(service) -> None:
+    url, settings, _ = service
+    files = [
+        ("file", ("A" * 195 + ".txt", b"a note about the harbour")),
+        ("sidecar", ("c." + "x" * 60 + ".json", b'{"title": "harbour"}')),
+    ]
+    resp = httpx.post(f"{url}/assets", files=files)
+    assert resp.status_code == 422 and "too long" in resp.text
+    left = [p for p in settings.uploads.rglob("*") if p.is_file() or p.suffix == ".group"]
+    assert left == []

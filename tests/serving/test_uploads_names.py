@@ -118,3 +118,22 @@ def test_remove_deletes_the_file_and_its_folder_but_stays_inside(tmp_path: Path)
     assert outside.read_text() == "not the service's"
     uploads.remove(area, "cd34/gone.txt")  # already gone: nothing to do
     assert uploads.queued_file(area, "ab12") == kept and uploads.queued_file(area, "cd34") is None
+
+
+def test_an_identical_upload_landing_first_leaves_one_copy_and_no_temp_files(
+    tmp_path: Path,
+) -> None:
+    """Two uploads of the same bytes at once: both pass the "not queued yet" check, the
+    first lands, and the second's rename onto the now full folder failed with a 500 and
+    left its whole group (the file) in the temp area."""
+    from dataflux_pipeline.serving.sidecars import publish_together
+
+    area = tmp_path / "uploads"
+    incoming = area / uploads.INCOMING
+    first = uploads.stage(io.BytesIO(b"the same note"), "alice.txt", incoming, 1000)
+    second = uploads.stage(io.BytesIO(b"the same note"), "bob.txt", incoming, 1000)
+    caption = uploads.stage(io.BytesIO(b'{"title": "note"}'), "bob.json", incoming, 1000)
+    landed = publish_together(first, [], area)
+    assert publish_together(second, [caption], area) == landed
+    assert [p.name for p in (area / first.sha256).iterdir()] == ["alice.txt"]
+    assert list(incoming.iterdir()) == []

@@ -18,7 +18,7 @@ from dataflux_pipeline.accounts.users import (
     revoke_key,
     user_by_id,
 )
-from dataflux_pipeline.serving.deps import AUTH_RESPONSES, Svc, Who, address
+from dataflux_pipeline.serving.deps import AUTH_RESPONSES, RowIdPath, Svc, Who, address
 
 router = APIRouter(prefix="/auth", tags=["accounts"], responses=AUTH_RESPONSES)
 
@@ -157,7 +157,7 @@ def keys(svc: Svc, principal: Who) -> list[dict]:
 
 
 @router.delete("/keys/{key_id}", status_code=204, responses={404: {}})
-def drop_key(key_id: int, request: Request, svc: Svc, principal: Who) -> None:
+def drop_key(key_id: RowIdPath, request: Request, svc: Svc, principal: Who) -> None:
     if not revoke_key(svc.db, _user(svc, principal).id, key_id):
         raise HTTPException(404, f"no key {key_id} of yours")
     audit.record(svc.db, principal.actor, "key_revoked", f"key:{key_id}", address(request))

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from dataflux_pipeline.accounts import audit, collections
 from dataflux_pipeline.serving.deps import (
     AUTH_RESPONSES,
+    RowIdPath,
     Svc,
     Who,
     address,
@@ -72,24 +73,24 @@ def create(body: CollectionBody, svc: Svc, principal: Who) -> dict:
 
 
 @router.get("/{collection_id}", responses={404: {}})
-def get(collection_id: int, svc: Svc, principal: Who) -> dict:
+def get(collection_id: RowIdPath, svc: Svc, principal: Who) -> dict:
     return _view(svc, principal, _get(svc, principal, collection_id))
 
 
 @router.patch("/{collection_id}", dependencies=[manage], responses={403: {}, 404: {}})
-def rename(collection_id: int, body: CollectionBody, svc: Svc, principal: Who) -> dict:
+def rename(collection_id: RowIdPath, body: CollectionBody, svc: Svc, principal: Who) -> dict:
     _get(svc, principal, collection_id, write=True)
     return _view(svc, principal, collections.rename(svc.db, principal, collection_id, body.name))
 
 
 @router.delete("/{collection_id}", status_code=204, dependencies=[manage])
-def delete(collection_id: int, svc: Svc, principal: Who) -> None:
+def delete(collection_id: RowIdPath, svc: Svc, principal: Who) -> None:
     _get(svc, principal, collection_id, write=True)
     collections.remove(svc.db, principal, collection_id)
 
 
 @router.post("/{collection_id}/items", dependencies=[manage], responses={403: {}, 404: {}})
-def add(collection_id: int, body: Items, svc: Svc, principal: Who) -> dict:
+def add(collection_id: RowIdPath, body: Items, svc: Svc, principal: Who) -> dict:
     """Only assets the caller may read can be added (unknown ids are a 404, as usual)."""
     _get(svc, principal, collection_id, write=True)
     ids = [resolve_asset(svc, a, principal) for a in body.asset_ids]
@@ -98,7 +99,7 @@ def add(collection_id: int, body: Items, svc: Svc, principal: Who) -> dict:
 
 
 @router.delete("/{collection_id}/items/{asset_id}", dependencies=[manage])
-def remove(collection_id: int, asset_id: str, svc: Svc, principal: Who) -> dict:
+def remove(collection_id: RowIdPath, asset_id: str, svc: Svc, principal: Who) -> dict:
     _get(svc, principal, collection_id, write=True)
     collections.remove_items(svc.db, principal, collection_id, [asset_id])
     return _view(svc, principal, _get(svc, principal, collection_id))

@@ -9,7 +9,15 @@ from pydantic import BaseModel, Field
 
 from dataflux_pipeline.accounts import audit
 from dataflux_pipeline.catalog import people
-from dataflux_pipeline.serving.deps import AUTH_RESPONSES, Svc, Who, address, require
+from dataflux_pipeline.serving.deps import (
+    AUTH_RESPONSES,
+    RowIdPath,
+    Svc,
+    Who,
+    address,
+    require,
+)
+from dataflux_pipeline.serving.schemas import RowId
 
 router = APIRouter(
     prefix="/people",
@@ -25,7 +33,7 @@ class Naming(BaseModel):
 
 
 class Merge(BaseModel):
-    other_id: int = Field(ge=1, description="Folded into this person.")
+    other_id: RowId = Field(description="Folded into this person.")
 
 
 def _listing(svc, principal) -> dict[int, dict]:
@@ -51,7 +59,7 @@ def list_people(svc: Svc, principal: Who) -> list[dict]:
 
 
 @router.get("/{person_id}", responses={404: {}})
-def get_person(person_id: int, svc: Svc, principal: Who) -> dict:
+def get_person(person_id: RowIdPath, svc: Svc, principal: Who) -> dict:
     found = _listing(svc, principal).get(person_id)
     if found is None:
         raise HTTPException(404, f"person {person_id} not found")
@@ -59,7 +67,9 @@ def get_person(person_id: int, svc: Svc, principal: Who) -> dict:
 
 
 @router.patch("/{person_id}", dependencies=write, responses={404: {}})
-def name_person(person_id: int, body: Naming, request: Request, svc: Svc, principal: Who) -> dict:
+def name_person(
+    person_id: RowIdPath, body: Naming, request: Request, svc: Svc, principal: Who
+) -> dict:
     get_person(person_id, svc, principal)
     people.rename(svc.live, person_id, body.name)
     audit.record(svc.db, principal.actor, "person_named", f"person:{person_id}", address(request))
@@ -67,7 +77,9 @@ def name_person(person_id: int, body: Naming, request: Request, svc: Svc, princi
 
 
 @router.post("/{person_id}/merge", dependencies=write, responses={404: {}})
-def merge_people(person_id: int, body: Merge, request: Request, svc: Svc, principal: Who) -> dict:
+def merge_people(
+    person_id: RowIdPath, body: Merge, request: Request, svc: Svc, principal: Who
+) -> dict:
     """Two people found are the same person: their faces become one person's."""
     get_person(person_id, svc, principal)
     get_person(body.other_id, svc, principal)
