@@ -27,6 +27,10 @@ class AccountError(ValueError):
     """A request about accounts that cannot be done; the message says why."""
 
 
+class LastAdmin(AccountError):
+    """The change would leave no enabled admin: nobody could manage users any more."""
+
+
 @dataclass(frozen=True)
 class NewKey:
     id: int
@@ -88,10 +92,19 @@ def update_user(
         user = s.scalar(select(User).where(User.name == name))
         if user is None:
             raise AccountError(f"no user {name!r}")
+        was_admin = user.role == "admin" and not user.disabled
         if role is not None:
             user.role = _check_role(role)
         if disabled is not None:
             user.disabled = disabled
+        if was_admin and (user.role != "admin" or user.disabled):
+            others = s.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.role == "admin", User.disabled.is_(False), User.id != user.id)
+            )
+            if not others:
+                raise LastAdmin(f"{name!r} is the last admin: make another admin first")
         if password is not None:
             try:
                 user.password_hash = hash_password(password)

@@ -8,9 +8,11 @@ from dataflux_pipeline.accounts import throttle
 from dataflux_pipeline.accounts.models import ApiKey
 from dataflux_pipeline.accounts.users import (
     AccountError,
+    LastAdmin,
     add_user,
     authenticate,
     create_key,
+    get_user,
     principal_for,
     revoke_key,
     set_groups,
@@ -75,3 +77,16 @@ def test_guessing_slows_down_per_account_and_address_without_locking_forever(db)
     assert throttle.wait_s(db, ["user:ana", "addr:10.0.0.10"]) > 0  # the account is
     throttle.succeeded(db, "user:ana")
     assert throttle.wait_s(db, ["user:ana", "addr:10.0.0.11"]) == 0
+
+
+def test_the_last_enabled_admin_cannot_be_demoted_or_disabled(db) -> None:
+    add_user(db, "root", "admin", "correct horse battery")
+    add_user(db, "old", "admin", "correct horse battery")
+    update_user(db, "old", disabled=True)  # another admin remains: allowed
+    for change in ({"role": "editor"}, {"disabled": True}):
+        with pytest.raises(LastAdmin, match="last admin"):
+            update_user(db, "root", **change)
+    assert get_user(db, "root").role == "admin" and not get_user(db, "root").disabled
+    update_user(db, "old", disabled=False)
+    update_user(db, "root", role="editor")  # now there is another
+    assert get_user(db, "root").role == "editor"

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from dataflux_pipeline.accounts import audit
 from dataflux_pipeline.accounts.users import (
     AccountError,
+    LastAdmin,
     add_user,
     get_user,
     list_users,
@@ -74,12 +75,15 @@ def create_user(body: NewUser, request: Request, svc: Svc, principal: Who) -> di
     return _view(svc, user)
 
 
-@router.patch("/users/{name}", responses={404: {}})
+@router.patch("/users/{name}", responses={404: {}, 409: {}})
 def change_user(name: str, body: UserChange, request: Request, svc: Svc, principal: Who) -> dict:
+    """409 for a change that would leave no enabled admin."""
     if get_user(svc.db, name) is None:
         raise HTTPException(404, f"no user {name!r}")
     try:
         user = update_user(svc.db, name, body.role, body.disabled, body.password)
+    except LastAdmin as exc:
+        raise HTTPException(409, str(exc)) from exc
     except AccountError as exc:
         raise HTTPException(422, str(exc)) from exc
     if body.groups is not None:
