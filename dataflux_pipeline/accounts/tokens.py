@@ -155,13 +155,14 @@ class Sessions:
         return self.issue(user, family), user.id
 
     def revoke(self, presented_refresh: str | None, access_claims: dict | None) -> None:
-        """Sign out: the refresh token's session and the access token in hand."""
+        """Sign out: the refresh token's session and the access token in hand. The refresh
+        token must be whole: its id alone (which is no secret) ends nobody's session."""
         now = datetime.now(UTC)
         with self.db.session() as s:
             if presented_refresh:
-                token_id = presented_refresh.partition(".")[0]
+                token_id, _, raw = presented_refresh.partition(".")
                 row = s.get(RefreshToken, token_id)
-                if row is not None:
+                if row is not None and secrets.compare_digest(row.token_hash, _hash(raw)):
                     s.execute(
                         update(RefreshToken)
                         .where(RefreshToken.family == row.family)

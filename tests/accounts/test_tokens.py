@@ -76,6 +76,16 @@ def test_sign_out_revokes_both_tokens(db, sessions) -> None:
         sessions.refresh(issued.refresh_token)
 
 
+def test_a_refresh_tokens_id_alone_signs_nobody_out(db, sessions) -> None:
+    user = add_user(db, "ana", "editor", "correct horse battery")
+    issued = sessions.issue(user)
+    token_id = issued.refresh_token.partition(".")[0]
+    sessions.revoke(f"{token_id}.guessed", None)
+    sessions.revoke(token_id, None)
+    renewed, user_id = sessions.refresh(issued.refresh_token)  # the session lives on
+    assert user_id == user.id and renewed.refresh_token != issued.refresh_token
+
+
 def test_a_disabled_account_cannot_refresh(db, sessions) -> None:
     user = add_user(db, "ana", "editor", "correct horse battery")
     issued = sessions.issue(user)
