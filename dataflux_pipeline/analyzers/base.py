@@ -53,6 +53,9 @@ class MediaItem:
     mime_type: str
     store_root: Path
     sidecars: dict[str, Path] = field(default_factory=dict)
+    # where this analysis writes its derived images until it has succeeded (they replace
+    # thumbnail_dir then), so a failed re-analysis leaves the served ones; None: in place
+    staging: Path | None = None
 
     def sid(self, kind: str, index: int) -> str:
         return segment_id(self.asset_id, kind, index)
@@ -63,11 +66,20 @@ class MediaItem:
         return self.store_root / "thumbnails" / self.asset_id[:2] / self.asset_id
 
     def thumbnail(self, name: str) -> tuple[Path, str]:
-        """Where to write a derived image: (absolute path, path relative to the store)."""
-        target = self.thumbnail_dir / name
-        rel = target.relative_to(self.store_root).as_posix()
+        """Where to write a derived image: (absolute path, path relative to the store,
+        as segments name it once the analysis is published)."""
+        rel = (self.thumbnail_dir / name).relative_to(self.store_root).as_posix()
+        target = (self.staging or self.thumbnail_dir) / name
         target.parent.mkdir(parents=True, exist_ok=True)
         return target, rel
+
+    def derived(self, rel: str) -> Path:
+        """The file a derived image of this analysis (`rel`, as thumbnail() named it) is
+        in now: staged until the analysis is published."""
+        final = self.store_root / rel
+        if self.staging is not None and final.is_relative_to(self.thumbnail_dir):
+            return self.staging / final.relative_to(self.thumbnail_dir)
+        return final
 
 
 @dataclass

@@ -98,3 +98,41 @@ def test_a_failed_rerun_of_an_old_partition_keeps_a_reanalysis_claim(tmp_path: P
     assert asset.status == "failed" and asset.error == "decoder crashed"
     record_analysis(catalog, "re-20261201-new", {"a" * 64: Outcome("failed", "again")})
     assert catalog.get("a" * 64).pending_partition is None
+
+
+@pytest.mark.slow
+def test_a_failed_reanalysis_keeps_the_thumbnails_search_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thumbnails are one folder per content: a re-analysis used to clear it before
+    analyzing, so one that failed left the analysis still served pointing at nothing."""
+    import dataflux_pipeline.defs.assets.analysis as analysis_step
+    from dataflux_pipeline.analyzers import AnalysisError
+    from dataflux_pipeline.catalog.requests import request_reanalysis
+    from dataflux_pipeline.cli.samples import write_image
+
+    with home_at(tmp_path) as home:
+        write_image(home.landing / "harbour.jpg", (30, 90, 160), seed=3)
+        home.put("harbour.txt", "Fishing boats in the harbour at dawn.")
+        home.ingest()
+        photo = by_name(home, "harbour.jpg")
+        served = home.asset(photo).analysis_partition
+        (thumb,) = [h["thumbnail"] for h in home.search("fishing boats at dawn")]
+        image = (home.settings.store / thumb).read_bytes()
+
+        def broken(item, registry):
+            raise AnalysisError("the decoder gave up")
+
+        monkeypatch.setattr(analysis_step, "analyze_file", broken)
+        request_reanalysis(home.catalog, [photo], actor="ana")
+        home.ingest()
+        asset = home.asset(photo)
+        assert asset.analysis_partition == served and "decoder gave up" in asset.error
+        assert (home.settings.store / thumb).read_bytes() == image
+        monkeypatch.undo()
+        request_reanalysis(home.catalog, [photo], actor="ana")
+        home.ingest()  # one that succeeds replaces them
+        assert home.asset(photo).analysis_partition != served
+        assert (home.settings.store / thumb).is_file()
+        assert not list((home.settings.store / "thumbnails" / ".staging").rglob("*.jpg"))
+        agrees(home)

@@ -72,7 +72,7 @@ def picture(item: MediaItem, seg: Segment) -> Visual | None:
     if seg.kind == "image":
         return Visual(seg, _image(item))
     if seg.kind == "keyframe" and seg.thumbnail:
-        with Image.open(item.store_root / seg.thumbnail) as thumb:
+        with Image.open(item.derived(seg.thumbnail)) as thumb:
             return Visual(seg, thumb.convert("RGB"))
     if seg.kind == "page" and seg.thumbnail:  # pages get thumbnails only without text
         return Visual(seg, _page(item, seg))

@@ -4,6 +4,7 @@ current analysis it holds); segments, per-kind features, model-free descriptors 
 of the batch goes on."""
 
 import json
+import os
 import shutil
 import time
 import traceback
@@ -86,6 +87,14 @@ def media_item(w: Work, storage: StorageResource, files: Sources) -> MediaItem:
     )
 
 
+def publish_thumbnails(item: MediaItem) -> None:
+    """An analysis's derived images replace the asset's previous ones, in one rename."""
+    shutil.rmtree(item.thumbnail_dir, ignore_errors=True)
+    if item.staging is not None and item.staging.is_dir():
+        item.thumbnail_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(item.staging, item.thumbnail_dir)
+
+
 def carried_over(storage: StorageResource, partition: str, asset_id: str) -> dict[str, list]:
     """This partition's existing rows of a content it cannot read now (a re-run after the
     file moved away): kept as they are rather than lost."""
@@ -136,7 +145,9 @@ def analysis(
                 else:
                     outcomes[w.asset_id] = Outcome("failed", f"not analyzed: {exc}")
                 continue
-            shutil.rmtree(item.thumbnail_dir, ignore_errors=True)  # none left from an older run
+            # beside the store's thumbnails: the same filesystem, so publishing is a rename
+            item.staging = storage.store_root / "thumbnails" / ".staging" / partition / w.asset_id
+            shutil.rmtree(item.staging, ignore_errors=True)  # none left from an older run
             try:
                 result = analyze_file(item, registry)
             except AnalysisError as exc:
@@ -147,6 +158,10 @@ def analysis(
                 context.log.error(f"{w.file_name}: {traceback.format_exc()}")
                 outcomes[w.asset_id] = Outcome("failed", f"analyzer crashed: {exc!r}")
                 continue
+            finally:
+                if w.asset_id in outcomes:  # failed: the served thumbnails stay as they are
+                    shutil.rmtree(item.staging, ignore_errors=True)
+            publish_thumbnails(item)
             if remote is not None:
                 rel = item.thumbnail_dir.relative_to(storage.store_root).as_posix()
                 remote.put_tree(item.thumbnail_dir, rel)
