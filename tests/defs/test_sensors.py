@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from sqlalchemy import select
 
 from dataflux_pipeline.catalog import Catalog
@@ -257,3 +258,69 @@ def test_the_daily_sweep_keeps_each_sources_settle_time(settings, tmp_path) -> N
                 (f.source, f.path) for f in Ledger(settings.batches).read(req.partition_key).files
             ]
         assert taken == [("landing", "done.txt")]
+
+
+def sweep(instance, settings) -> list[dg.RunRequest]:
+    ctx = dg.build_schedule_context(
+        instance=instance,
+        resources=resources_for(settings),
+        scheduled_execution_time=datetime.now(UTC),
+    )
+    result = daily_sweep(ctx)
+    return [] if isinstance(result, dg.SkipReason) else list(result)
+
+
+def test_the_daily_sweep_leaves_an_unmounted_folder_alone(settings, tmp_path) -> None:
+    """A folder that is not there (an unmounted disk) is not a folder emptied: the sensor
+    knew it, the sweep took every path of it as removed."""
+    settings.landing.mkdir(parents=True)
+    (settings.landing / "a.txt").write_text("a")
+    with dg.instance_for_test() as instance:
+        tick(instance, settings)
+        settings.landing.rename(tmp_path / "unmounted")
+        sweep(instance, settings)
+        assert paths(settings) == {("landing", "a.txt"): "pending"}
+
+
+def test_the_daily_sweep_leaves_batches_that_a_run_is_on(settings) -> None:
+    """Not indexed yet because a run is queued or running, not because it failed: a
+    second run would analyze the batch twice, at the same time."""
+    from dagster._core.test_utils import create_run_for_test
+
+    settings.landing.mkdir(parents=True)
+    (settings.landing / "a.txt").write_text("a")
+    (settings.landing / "b.txt").write_text("b")
+    with dg.instance_for_test() as instance:
+        first = tick(instance, settings)
+        (key,) = [r.partition_key for r in first.run_requests]
+        (settings.landing / "c.txt").write_text("c")
+        second = tick(instance, settings, first.cursor)
+        (other,) = [r.partition_key for r in second.run_requests]
+        create_run_for_test(
+            instance,
+            job_name="ingest",
+            status=dg.DagsterRunStatus.STARTED,
+            tags={"dagster/partition": key},
+        )
+        assert [r.partition_key for r in sweep(instance, settings)] == [other]
+
+
+def test_a_tick_that_died_before_registering_its_batch_plans_it_once(settings, monkeypatch) -> None:
+    from dataflux_pipeline.defs.sensors import launch
+
+    settings.landing.mkdir(parents=True)
+    (settings.landing / "a.txt").write_text("a")
+    with dg.instance_for_test() as instance:
+        register = launch.register_batch
+
+        def blip(*args, **kwargs):
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(launch, "register_batch", blip)
+        ctx = dg.build_sensor_context(instance=instance, resources=resources_for(settings))
+        with pytest.raises(RuntimeError):
+            sources_sensor(ctx)  # the manifest is written, the paths are not registered
+        monkeypatch.setattr(launch, "register_batch", register)
+        (req,) = tick(instance, settings).run_requests
+        assert [f.path for f in Ledger(settings.batches).read(req.partition_key).files] == ["a.txt"]
+        assert paths(settings) == {("landing", "a.txt"): "pending"}

@@ -37,6 +37,14 @@ def unlaunched(ledger: Ledger, instance: dg.DagsterInstance) -> list[Batch]:
     return [ledger.read(p) for p in ledger.partitions() if p not in known]
 
 
+def recover(ledger: Ledger, live: Catalog, instance: dg.DagsterInstance) -> None:
+    """Register the paths of batches whose tick died after writing the manifest: unknown
+    to the catalog, they would be planned again into a second batch of the same files
+    (registering again is a no-op)."""
+    for batch in unlaunched(ledger, instance):
+        register_batch(live, batch)
+
+
 def launch(
     context: dg.SensorEvaluationContext,
     ledger: Ledger,

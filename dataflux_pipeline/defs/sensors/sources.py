@@ -13,7 +13,7 @@ from dagster_aws.s3 import S3Resource
 from dataflux_pipeline.catalog.observe import known_versions, mark_removed, record_moves
 from dataflux_pipeline.defs.jobs import ingest_job
 from dataflux_pipeline.defs.resources import CatalogResource, SourcesResource, StorageResource
-from dataflux_pipeline.defs.sensors.launch import launch, record
+from dataflux_pipeline.defs.sensors.launch import launch, record, recover
 from dataflux_pipeline.intake.batches import (
     Observed,
     decode_cursor,
@@ -74,6 +74,7 @@ def sources_sensor(
     live = catalog.catalog()
     watched = sources.watched()
     live.ensure_sources(watched)
+    recover(storage.ledger, live, context.instance)
     pending, extra = decode_cursor(context.cursor)
     s3_state: dict = extra.get("s3", {})
     now = time.time()

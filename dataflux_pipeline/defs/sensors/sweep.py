@@ -11,14 +11,26 @@ from dataflux_pipeline.defs.jobs import ingest_job
 from dataflux_pipeline.defs.partitions import batch_partitions
 from dataflux_pipeline.defs.resources import CatalogResource, SourcesResource, StorageResource
 from dataflux_pipeline.defs.sensors.launch import record, run_request
+from dataflux_pipeline.defs.sensors.sources import list_source
 from dataflux_pipeline.intake.batches import plan_from_listing
-from dataflux_pipeline.intake.listing import list_folder, list_s3
+
+ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 def incomplete_partitions(instance: dg.DagsterInstance) -> list[str]:
+    """Batches whose index step never succeeded and that no run is on now (a queued or
+    running batch would otherwise be analyzed twice, by two runs at once)."""
     keys = instance.get_dynamic_partitions(batch_partitions.name)
     done = instance.get_materialized_partitions(dg.AssetKey("search_index"))
-    return [k for k in keys if k not in done]
+    runs = instance.get_runs(dg.RunsFilter(job_name=ingest_job.name, statuses=ACTIVE))
+    active = {r.tags.get("dagster/partition") for r in runs}
+    return [k for k in keys if k not in done and k not in active]
 
 
 @dg.schedule(
@@ -34,16 +46,15 @@ def daily_sweep(
     catalog: CatalogResource,
     s3: S3Resource,
 ):
-    from pathlib import Path
-
     settings = sources.settings()
     live = catalog.catalog()
     watched = sources.watched()
     live.ensure_sources(watched)  # a source the sensor has not met yet (sensor off, new)
     batches = []
     for src in watched:
-        listing = list_s3(s3.get_client(), src.uri) if src.remote else list_folder(Path(src.uri))
-        mark_removed(live, src.name, listing)
+        listing, complete = list_source(src, s3, {}, time.time())  # no state: whole
+        if complete:  # an unmounted folder is not a folder emptied
+            mark_removed(live, src.name, listing)
         plan = plan_from_listing(
             listing,
             known_versions(live, src.name),
