@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import time
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -94,7 +96,12 @@ class Authenticator:
                 self.check_csrf(headers, cookies, principal.user_id)
             return principal
         if self.open_mode():
-            if unsafe and _cross_site(headers):
+            if rebound(headers, self.settings.api_url):
+                raise Unauthorized(
+                    "in open mode a browser reaches this service at localhost or an IP "
+                    "address only (against DNS rebinding); add accounts to serve a name"
+                )
+            if unsafe and cross_site(headers):
                 raise Unauthorized("a page of another site may not change this catalog")
             return OPEN
         raise Unauthorized(
@@ -181,7 +188,24 @@ def parse_cookies(header: str) -> dict[str, str]:
     return cookies
 
 
-def _cross_site(headers: Mapping[str, str]) -> bool:
+def rebound(headers: Mapping[str, str], api_url: str) -> bool:
+    """A browser page that reached this service under a host name not its own: DNS
+    rebinding (a name of the attacker's pointed at 127.0.0.1), whose requests look
+    same-origin. Addresses and localhost cannot be rebound; programs send no Origin or
+    Sec-Fetch-Site and are not browsers."""
+    if "sec-fetch-site" not in headers and "origin" not in headers:
+        return False
+    host = urlsplit(f"//{headers.get('host', '')}").hostname or ""
+    if host in ("localhost", urlsplit(api_url).hostname):
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
+def cross_site(headers: Mapping[str, str]) -> bool:
     """A browser request made by a page of another origin (browsers say so in
     Sec-Fetch-Site; Origin for older ones). Open mode has no session to steal, but a page
     elsewhere could still upload or delete through the user's browser."""

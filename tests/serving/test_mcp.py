@@ -104,6 +104,7 @@ def test_bad_arguments_are_tool_errors(empty: Place, transport: str) -> None:
         ("ingest", {"path": "/etc/passwd"}, "outside the allowed roots"),
         ("ingest", {"path": f"{drop}/../outside.txt"}, "`..` is not allowed"),
         ("ingest", {"path": "drop/file.txt"}, "absolute path"),
+        ("ingest", {"path": "~nosuchuser_zz/clip.mp4"}, "absolute path"),
         ("ingest", {"path": str(drop / "escape.txt")}, "link that leads outside"),
         ("ingest", {"path": str(drop / "missing.txt")}, "no readable file"),
         ("ingest", {"path": "s3://bucket/key.mp4"}, "reading from S3 is off"),
@@ -223,7 +224,7 @@ def test_search_finds_the_moment_and_quotes_it(world, transport: str) -> None:
     assert top["kind"] == "cue" and top["media_type"] == "video"
     assert top["start_s"] == pytest.approx(0.2, abs=0.01)
     assert top["end_s"] == pytest.approx(1.9, abs=0.01)
-    assert "whales" in top["snippet"] and top["link"].endswith(f"/assets/{whale}#t=0.2,1.9")
+    assert "whales" in top["snippet"] and top["link"].endswith(f"/asset/{whale}?t=0.2")
     assert spoken.data["total"] == 3 and spoken.data["next_offset"] is None
     assert [i["text"] for i in spoken.data["items"]] == [c[2] for c in DEMO_CUES]
     assert spoken.data["items"][0]["start_s"] == pytest.approx(0.2, abs=0.01)
@@ -308,6 +309,37 @@ def test_a_viewer_cannot_ingest_or_reanalyze(world) -> None:
     assert owner.error is None and owner.data["queued"] == [ids["secret_plans"]]
     uploads = place.settings.uploads
     assert not any(p.name == "viewer.txt" for p in uploads.rglob("*"))
+
+
+@pytest.mark.slow
+def test_reanalyze_queues_nothing_when_one_asset_is_not_the_callers(world) -> None:
+    """All or nothing: it used to queue the caller's own assets and then fail on the
+    first one they did not own, and the agent read that nothing had happened."""
+    from sqlalchemy import func, select
+
+    from dataflux_pipeline.catalog.models import Event
+
+    place, ids, _ = world
+    secret, whale = ids["secret_plans"], ids["whale_documentary"]
+    catalog = Catalog.open(place.settings.database)
+
+    def requests() -> int:
+        with catalog.reading() as s:
+            return s.scalar(
+                select(func.count())
+                .select_from(Event)
+                .where(Event.asset_id == secret, Event.kind == "reanalysis_requested")
+            )
+
+    before = requests()
+
+    async def scenario():
+        async with connect(place, "http", "st") as client:  # owns the plans, not the whale
+            return await call(client, "reanalyze", asset_ids=[secret, whale])
+
+    reply = run(scenario())
+    assert reply.error is not None and "owners" in reply.error
+    assert requests() == before
 
 
 @pytest.mark.slow

@@ -50,7 +50,10 @@ def local_file(settings, path: str) -> Path:
     where = f"allowed roots: {_allowed(settings)}"
     if not folders:
         raise Invalid(f"reading files by path is off here ({where}); send content_base64")
-    given = Path(path).expanduser()
+    try:
+        given = Path(path).expanduser()
+    except RuntimeError as exc:  # `~someone` with no such user
+        raise Invalid(f"{path}: {exc}; give the file's absolute path ({where})") from exc
     if ".." in given.parts:
         raise Invalid(f"`..` is not allowed in a path; give the file's absolute path ({where})")
     if not given.is_absolute():

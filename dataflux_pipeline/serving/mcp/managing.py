@@ -11,7 +11,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from dataflux_pipeline.serving.deps import resolve_asset
+from dataflux_pipeline.serving.deps import must_own, resolve_asset
 from dataflux_pipeline.serving.mcp.calls import Tools, tool_errors
 from dataflux_pipeline.serving.mcp.landing import land, opened
 from dataflux_pipeline.serving.mcp.reading import READ_ONLY
@@ -89,6 +89,8 @@ def register(server: MCPServer, tools: Tools) -> None:
         caller = tools.caller(ctx)
         tools.need(caller, "assets:write")
         ids = [resolve_asset(svc, a, caller.principal) for a in asset_ids]
+        for asset_id in ids:  # all or nothing: none is queued when one is not the caller's
+            must_own(svc, asset_id, caller.principal)
         queued, skipped = [], []
         for asset_id in dict.fromkeys(ids):
             try:

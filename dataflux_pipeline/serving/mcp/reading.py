@@ -46,13 +46,13 @@ MediaTypes = Annotated[
 ]
 
 
-def link(base: str, asset_id: str, start: float | None, end: float | None, page: int | None):
-    """The asset on the service, with a media fragment (`#t=` seconds, `#page=`) naming
-    the moment, so a person can open what the agent cites."""
-    url = f"{base}/assets/{asset_id}"
+def link(base: str, asset_id: str, start: float | None = None, page: int | None = None):
+    """The asset's page in the web interface, opened at the moment (`?t=` seconds, where
+    the player seeks; `?page=`), so a person can open what the agent cites."""
+    url = f"{base}/asset/{asset_id}"
     if start is not None:
-        return f"{url}#t={start:g}" + (f",{end:g}" if end is not None else "")
-    return f"{url}#page={page}" if page is not None else url
+        return f"{url}?t={round(start, 3)}"
+    return f"{url}?page={page}" if page is not None else url
 
 
 def moment(asset_id: str, seg: SegmentHit, base: str) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def moment(asset_id: str, seg: SegmentHit, base: str) -> dict[str, Any]:
         snippet = text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else "")
     if snippet:
         out["snippet"] = snippet
-    out["link"] = link(base, asset_id, seg.start_s, seg.end_s, seg.page)
+    out["link"] = link(base, asset_id, seg.start_s, seg.page)
     if seg.thumbnail:
         out["thumbnail"] = f"dataflux://thumbnail/{seg.segment_id}"
     return out
@@ -90,7 +90,7 @@ def hit(h: AssetHit, base: str) -> dict[str, Any]:
         if len(moments) > 1:
             out["more_moments"] = moments[1:]
     else:
-        out["link"] = link(base, h.asset_id, None, None, None)
+        out["link"] = link(base, h.asset_id)
     out["resource"] = f"dataflux://asset/{h.asset_id}"
     return out
 
@@ -114,7 +114,7 @@ def asset_view(detail: AssetDetail, base: str) -> dict[str, Any]:
         "state": detail.state,
         "asset": asset,
         "uris": detail.uris,
-        "link": link(base, asset_id, None, None, None),
+        "link": link(base, asset_id),
         "thumbnail": f"dataflux://thumbnail/{asset_id}" if detail.thumbnail_url else None,
         "segments": {
             "total": len(detail.segments),

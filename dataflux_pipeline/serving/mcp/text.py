@@ -52,7 +52,7 @@ def text_page(
         if r.get("page") is not None:
             item["page"] = r["page"]
         item["text"] = r["text"].strip()
-        item["link"] = link(caller.base_url, asset_id, r.get("start_s"), r.get("end_s"), r["page"])
+        item["link"] = link(caller.base_url, asset_id, r.get("start_s"), r["page"])
         items.append(item)
     shown = offset + len(items)
     row = tools.svc.catalog.row(asset_id) or {}

@@ -22,6 +22,7 @@ from dataflux_pipeline.serving.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     Unauthorized,
+    cross_site,
 )
 
 REFRESH_COOKIE = "dataflux_refresh"
@@ -73,7 +74,11 @@ def open_session(
     svc: Svc,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> WebSession:
-    """Sign in with a name and password (the same checks and slow-down as /auth/token)."""
+    """Sign in with a name and password (the same checks and slow-down as /auth/token).
+    Only from this site's own page: a form elsewhere could sign the browser in as its
+    author, whose account would then get what the person uploads."""
+    if cross_site(_headers(request)):
+        raise HTTPException(403, "sign in from this site's own sign-in page")
     pair = sign_in(request, svc, form)
     claims = svc.auth.sessions.verify_access(pair.access_token)
     user = user_by_id(svc.db, int(claims["sub"]))
