@@ -99,3 +99,30 @@ def test_a_removed_caption_leaves_the_photo_with_copied_originals(tmp_path: Path
         hits = {h["asset_id"]: h for h in home.search(QUERY)}
         assert photo not in hits or "description" not in kinds_of(home, photo)
         agrees(home)
+
+
+def test_a_reanalysis_keeps_the_caption_in_the_relationships(tmp_path: Path) -> None:
+    """A re-analysis partition takes no files, so its intake rows name no sidecar, and the
+    replaced partition's rows are purged: the caption's relationship used to go with them."""
+    import polars as pl
+
+    from dataflux_pipeline.catalog.requests import request_reanalysis
+
+    def captions(home: Home, photo: str) -> list[str]:
+        rows = home.table("relationships").filter(
+            (pl.col("source_id") == photo) & (pl.col("kind") == "metadata")
+        )
+        return rows["target_uri"].to_list()
+
+    with home_at(tmp_path) as home:
+        write_image(home.landing / "coffee.jpg", (90, 60, 30), seed=1)
+        home.put("coffee.txt", CAPTION)
+        home.ingest()
+        photo = by_name(home, "coffee.jpg")
+        assert captions(home, photo) == ["landing:coffee.txt"]
+        request_reanalysis(home.catalog, [photo], actor="ana")
+        first = home.asset(photo).analysis_partition
+        home.ingest()
+        assert home.asset(photo).analysis_partition != first
+        assert captions(home, photo) == ["landing:coffee.txt"]
+        agrees(home)

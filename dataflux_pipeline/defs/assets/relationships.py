@@ -1,26 +1,40 @@
 """Stage 4b: the relationships table: the batch's sidecars, the segment hierarchy, and
 images that look like one another anywhere in the live catalog."""
 
-import json
-
 import dagster as dg
 import polars as pl
 from sqlalchemy import select
 
 from dataflux_pipeline.analyzers.near_duplicates import near_duplicates
-from dataflux_pipeline.catalog.models import Asset
+from dataflux_pipeline.catalog.models import Asset, SourcePath
 from dataflux_pipeline.catalog.store import Catalog
 from dataflux_pipeline.defs.partitions import batch_partitions
 from dataflux_pipeline.defs.resources import AnalyzersResource, CatalogResource, StorageResource
 
 
-def relationship_rows(intake: pl.DataFrame, segments: pl.DataFrame) -> list[dict]:
+def sidecar_rows(live: Catalog, analyzed: list[str]) -> list[dict]:
+    """The sidecars of the contents analyzed here, as the catalog has them now: a
+    re-analysis partition took no files, so its intake rows name none, and the rows of
+    the partition it replaces are purged."""
+    with live.reading() as s:
+        roles: dict[str, dict[str, str]] = {}
+        for a in s.scalars(select(Asset).where(Asset.asset_id.in_(analyzed))):
+            sides = a.details.get("sidecars") or {}
+            roles[a.asset_id] = {side["path"]: role for role, side in sides.items()}
+        beside = s.execute(
+            select(SourcePath.asset_id, SourcePath.source_id, SourcePath.path).where(
+                SourcePath.asset_id.in_(analyzed), SourcePath.state == "sidecar"
+            )
+        )
+        return [
+            {"source_id": a, "target_uri": f"{source}:{path}", "kind": roles[a][path]}
+            for a, source, path in beside
+            if path in roles.get(a, {})
+        ]
+
+
+def relationship_rows(segments: pl.DataFrame) -> list[dict]:
     rows: list[dict] = []
-    analyzed = set(segments["asset_id"].to_list())
-    for r in intake.filter(pl.col("asset_id").is_in(list(analyzed))).to_dicts():
-        for kind, side in json.loads(r["sidecars"] or "{}").items():
-            uri = f"{r['source']}:{side['path']}"
-            rows.append({"source_id": r["asset_id"], "target_uri": uri, "kind": kind})
     for s in segments.select("segment_id", "asset_id", "parent_id", "kind").to_dicts():
         rows.append(
             {
@@ -67,18 +81,21 @@ def relationships(
     """Sidecars, the segment hierarchy, and near-duplicate images across the catalog."""
     partition = context.partition_key
     tables = storage.tables
-    rows = relationship_rows(tables.read("assets", partition), tables.read("segments", partition))
+    segments = tables.read("segments", partition)
+    live = catalog.catalog()
+    rows = sidecar_rows(live, segments["asset_id"].unique().to_list())
+    rows += relationship_rows(segments)
     mine = tables.read("features_image", partition).filter(pl.col("phash").is_not_null())
     pairs = near_duplicates(
         list(mine.select("asset_id", "phash").iter_rows()),
-        current_images(catalog.catalog(), storage),
+        current_images(live, storage),
         analyzers.near_duplicate_max_distance,
     )
     rows += [
         {"source_id": a, "target_id": b, "kind": "near_duplicate", "distance": float(d)}
         for a, b, d in pairs
     ]
-    with catalog.catalog().partition_lock(partition):
+    with live.partition_lock(partition):
         written = tables.write("relationships", partition, rows)
     kinds: dict[str, int] = {}
     for r in rows:
