@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -25,6 +26,7 @@ from dataflux_pipeline.defs.assets.index import search_index
 from dataflux_pipeline.defs.assets.intake import intake
 from dataflux_pipeline.defs.resources import resources_for
 from dataflux_pipeline.defs.sensors.sources import sources_sensor
+from dataflux_pipeline.intake.batches import Ledger
 from dataflux_pipeline.serving.app import create_app
 from dataflux_pipeline.settings import Settings
 from dataflux_pipeline.storage.index import IndexReader
@@ -163,3 +165,25 @@ def test_full_partition_on_s3_and_served_from_it(s3, tmp_path, copy_originals) -
     worker = tmp_path / "worker"
     assert not (worker / "lancedb").exists() and not (worker / "tables").exists()
     assert not [p for p in (worker / "incoming").rglob("*") if p.is_file()]  # staged copies
+
+
+def test_a_subtitle_that_arrives_after_its_video_is_paired_with_it(s3, tmp_path) -> None:
+    """Between full listings the sensor lists only the keys after the last one it took,
+    and paired within those: the late subtitle became a document of its own."""
+    prefix = f"late-{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        home=tmp_path / "data", landing_uri=f"s3://media/{prefix}", settle_seconds=0.0
+    )
+    with dg.instance_for_test() as instance:
+        s3.put_object(Bucket="media", Key=f"{prefix}/clip.mp4", Body=b"\x00" * 100)
+        first = tick(settings, instance)
+        (req,) = first.run_requests
+        assert [f.path for f in Ledger(settings.batches).read(req.partition_key).files] == [
+            "clip.mp4"
+        ]
+        cue = b"1\n00:00:00,000 --> 00:00:01,000\nThe lighthouse keeper waves.\n"
+        s3.put_object(Bucket="media", Key=f"{prefix}/clip.srt", Body=cue)
+        second = tick(settings, instance, first.cursor)
+        (req,) = second.run_requests
+        (taken,) = Ledger(settings.batches).read(req.partition_key).files
+        assert taken.path == "clip.mp4" and taken.sidecars == {"subtitle": "clip.srt"}

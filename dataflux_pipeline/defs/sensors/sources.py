@@ -89,7 +89,10 @@ def sources_sensor(
         known = known_versions(live, src.name)
         seen = pending.get(src.name, {})
         settle_s = src.settle(settings.settle_seconds)
-        plan = plan_from_listing(listing, known, seen, settle_s, settings.batch_size, now, src.name)
+        # a listing after the last settled key pairs with what was taken before it: a
+        # subtitle that arrives after its video brings the video back, as in a folder
+        paired = listing if complete else {**known, **listing}
+        plan = plan_from_listing(paired, known, seen, settle_s, settings.batch_size, now, src.name)
         wait = settle_wait(plan.pending, seen, settle_s, now)
         if wait is not None and not src.remote:  # settles within this tick: wait for it
             time.sleep(wait)
