@@ -30,6 +30,14 @@ def kinds_of(home: Home, asset_id: str) -> list[str]:
     return [s["kind"] for s in hit["segments"]]
 
 
+def captioned_photo(home: Home) -> str:
+    """`coffee.jpg` with its caption `coffee.txt`, taken; the photo's content id."""
+    write_image(home.landing / "coffee.jpg", (90, 60, 30), seed=1)
+    home.put("coffee.txt", CAPTION)
+    home.ingest()
+    return by_name(home, "coffee.jpg")
+
+
 def test_a_note_that_becomes_a_photos_caption_stops_being_a_document(tmp_path: Path) -> None:
     with home_at(tmp_path) as home:
         home.put("cafe/coffee.txt", CAPTION)
@@ -52,10 +60,7 @@ def test_a_note_that_becomes_a_photos_caption_stops_being_a_document(tmp_path: P
 
 def test_a_copy_of_a_captioned_photo_keeps_the_caption(tmp_path: Path) -> None:
     with home_at(tmp_path) as home:
-        write_image(home.landing / "coffee.jpg", (90, 60, 30), seed=1)
-        home.put("coffee.txt", CAPTION)
-        home.ingest()
-        photo = by_name(home, "coffee.jpg")
+        photo = captioned_photo(home)
         analyses = home.table("analyses").height
         assert "description" in kinds_of(home, photo)
         home.copy("coffee.jpg", "backup/coffee.jpg")
@@ -69,10 +74,7 @@ def test_a_copy_of_a_captioned_photo_keeps_the_caption(tmp_path: Path) -> None:
 
 def test_a_caption_whose_photo_goes_becomes_a_note(tmp_path: Path) -> None:
     with home_at(tmp_path) as home:
-        write_image(home.landing / "coffee.jpg", (90, 60, 30), seed=1)
-        home.put("coffee.txt", CAPTION)
-        home.ingest()
-        photo = by_name(home, "coffee.jpg")
+        photo = captioned_photo(home)
         home.remove("coffee.jpg")
         home.ingest()
         note = by_name(home, "coffee.txt")
@@ -87,10 +89,7 @@ def test_a_removed_caption_leaves_the_photo_with_copied_originals(tmp_path: Path
     """With copies of the originals kept, the caption's stored copy outlives its file: the
     re-analysis its removal asks for must not read it again."""
     with home_at(tmp_path, copy_originals=True) as home:
-        write_image(home.landing / "coffee.jpg", (90, 60, 30), seed=1)
-        home.put("coffee.txt", CAPTION)
-        home.ingest()
-        photo = by_name(home, "coffee.jpg")
+        photo = captioned_photo(home)
         assert "description" in kinds_of(home, photo)
         home.remove("coffee.txt")
         home.ingest()  # the removal asks for a re-analysis, which this ingest runs
@@ -115,10 +114,7 @@ def test_a_reanalysis_keeps_the_caption_in_the_relationships(tmp_path: Path) -> 
         return rows["target_uri"].to_list()
 
     with home_at(tmp_path) as home:
-        write_image(home.landing / "coffee.jpg", (90, 60, 30), seed=1)
-        home.put("coffee.txt", CAPTION)
-        home.ingest()
-        photo = by_name(home, "coffee.jpg")
+        photo = captioned_photo(home)
         assert captions(home, photo) == ["landing:coffee.txt"]
         request_reanalysis(home.catalog, [photo], actor="ana")
         first = home.asset(photo).analysis_partition
