@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from dataflux_pipeline.catalog.models import Asset, SourcePath, now
 from dataflux_pipeline.catalog.store import HOLDING, Catalog, Change
-from dataflux_pipeline.intake.batches import Batch, Observed, unchanged
+from dataflux_pipeline.intake.batches import Batch, Observed
 from dataflux_pipeline.intake.sidecars import group_files, stem_key
 
 LISTED_STATES = ("pending", "present", "failed", "sidecar")
@@ -23,11 +23,11 @@ def known_versions(catalog: Catalog, source: str) -> dict[str, Observed]:
     so a file put back is taken again)."""
     with catalog.reading() as s:
         rows = s.execute(
-            select(SourcePath.path, SourcePath.size, SourcePath.mtime_ns, SourcePath.inode).where(
+            select(SourcePath.path, SourcePath.size, SourcePath.mtime_ns).where(
                 SourcePath.source_id == source, SourcePath.state.in_(LISTED_STATES)
             )
         )
-        return {path: Observed(size, mtime, inode or 0) for path, size, mtime, inode in rows}
+        return {path: Observed(size, mtime) for path, size, mtime in rows}
 
 
 def record_moves(catalog: Catalog, source: str, listing: Mapping[str, Observed]) -> Change:
@@ -154,18 +154,15 @@ def register_batch(catalog: Catalog, batch: Batch) -> None:
         for f in batch.files:
             versions = {f.path: (f.size, f.mtime_ns), **f.sidecar_versions}
             for path, (size, mtime) in versions.items():
-                inode = (f.inode or None) if path == f.path else None
                 sp = s.get(SourcePath, (f.source, path))
                 if sp is None:
                     sp = SourcePath(source_id=f.source, path=path, first_seen=stamp)
                     s.add(sp)
-                elif sp.state != "removed" and unchanged(
-                    Observed(sp.size, sp.mtime_ns, sp.inode or 0), Observed(size, mtime, inode or 0)
-                ):
+                elif (sp.size, sp.mtime_ns) == (size, mtime) and sp.state != "removed":
                     continue
                 if sp.state in (None, "removed"):
                     sp.first_seen, sp.asset_id = stamp, None  # may hold other bytes now
                 sp.size, sp.mtime_ns, sp.batch, sp.last_seen = size, mtime, batch.partition, stamp
-                sp.inode = inode
+                sp.inode = (f.inode or None) if path == f.path else None
                 sp.state = "pending" if path == f.path else "sidecar"
                 sp.removed_at = None

@@ -52,13 +52,6 @@ class Observed:
     inode: int = field(default=0, compare=False)
 
 
-def unchanged(known: Observed | None, seen: Observed) -> bool:
-    """The version the catalog knows is the one listed: the same size and mtime, and the
-    same file where both have an inode (a file moved over it with `mv -f` that happens
-    to have the same size and mtime is a new version)."""
-    return known == seen and not (known.inode and seen.inode and known.inode != seen.inode)
-
-
 class Ledger:
     """Batch manifests on disk: what each partition's run takes."""
 
@@ -124,7 +117,7 @@ def plan_from_listing(
     fresh: dict[str, Observed] = {}
     new_pending: dict[str, Observed] = {}
     for rel, obs in listing.items():
-        if unchanged(known.get(rel), obs):
+        if known.get(rel) == obs:
             continue
         before = pending.get(rel)
         settled = now - obs.mtime_ns / 1e9 >= settle_seconds
