@@ -103,7 +103,9 @@ def test_pages_carry_a_policy_without_inline_scripts(client) -> None:
 
 
 def test_open_mode_refuses_changes_from_other_sites(tmp_path) -> None:
-    with TestClient(create_app(Settings(home=tmp_path / "data"))) as open_client:
+    # a browser reaches an open-mode service at an address (a name would be DNS rebinding)
+    app = create_app(Settings(home=tmp_path / "data"))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as open_client:
         cross = {"Sec-Fetch-Site": "cross-site"}
         refused = open_client.post("/collections", json={"name": "x"}, headers=cross)
         assert refused.status_code == 401
