@@ -173,7 +173,7 @@ def backfill_runs(dagster_home: Path) -> int:
     """Backfill runs queued or in progress."""
     import dagster as dg
 
-    from dataflux_pipeline.defs.sensors.catalog import ACTIVE
+    from dataflux_pipeline.defs.sensors.launch import ACTIVE
 
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     with dg.DagsterInstance.get() as instance:

@@ -13,16 +13,9 @@ from dataflux_pipeline.catalog.requests import claim_reanalysis, pending_reanaly
 from dataflux_pipeline.defs.assets.lifecycle import catalog_sync_job
 from dataflux_pipeline.defs.jobs import ingest_job
 from dataflux_pipeline.defs.resources import CatalogResource, SourcesResource, StorageResource
-from dataflux_pipeline.defs.sensors.launch import launch
+from dataflux_pipeline.defs.sensors.launch import ACTIVE, launch
 from dataflux_pipeline.intake.batches import reanalysis_batch
 from dataflux_pipeline.settings import get_settings
-
-ACTIVE = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def needs_sync(live, retention_s: float) -> bool:

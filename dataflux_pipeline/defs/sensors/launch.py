@@ -12,6 +12,13 @@ from dataflux_pipeline.defs.partitions import batch_partitions
 from dataflux_pipeline.intake.batches import Batch, Ledger
 
 PRIORITY = {"sensor": "10", "reanalysis": "0", "sweep": "0"}  # new files jump the queue
+ACTIVE = [  # a run in one of these is still on its partition (or on the catalog's sync)
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 def run_request(batch: Batch, origin: str) -> dg.RunRequest:

@@ -10,17 +10,9 @@ from dataflux_pipeline.catalog.observe import known_versions, mark_removed
 from dataflux_pipeline.defs.jobs import ingest_job
 from dataflux_pipeline.defs.partitions import batch_partitions
 from dataflux_pipeline.defs.resources import CatalogResource, SourcesResource, StorageResource
-from dataflux_pipeline.defs.sensors.launch import record, run_request
+from dataflux_pipeline.defs.sensors.launch import ACTIVE, record, run_request
 from dataflux_pipeline.defs.sensors.sources import list_source
 from dataflux_pipeline.intake.batches import plan_from_listing
-
-ACTIVE = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
 
 
 def incomplete_partitions(instance: dg.DagsterInstance) -> list[str]:
